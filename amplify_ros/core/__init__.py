@@ -1,0 +1,1 @@
+"""Tensors, track geometry and models. numpy / torch only: nothing here imports rclpy or MuJoCo."""

@@ -1,0 +1,1 @@
+"""Point-tracker backends behind one interface (Lucas-Kanade, CoTracker, simulator oracle)."""

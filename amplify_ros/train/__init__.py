@@ -1,0 +1,1 @@
+"""Command-line tools: ``amplify-data`` now; ``amplify-train`` and ``amplify-eval`` as models land."""

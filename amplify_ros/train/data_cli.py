@@ -1,0 +1,204 @@
+"""amplify-data: build, inspect and view episode datasets.
+
+    amplify-data generate --env metaworld --tasks button-press-topdown,door-open --episodes 5 --out data/demo
+    amplify-data info data/demo
+    amplify-data view data/demo/door-open/episode_00000.h5 --out door-open.mp4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+
+class CliError(Exception):
+    """A problem with the user's input, reported as one line and exit status 2."""
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _nonneg_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="amplify-data", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="record scripted-expert episodes with exact ground-truth tracks")
+    g.add_argument("--env", default="metaworld", choices=["metaworld"], help="simulator (default: metaworld)")
+    g.add_argument("--tasks", required=True, help="task names (comma-separated), a suite (mt10, mt50, avdc11) or a file with one task per line")
+    g.add_argument("--episodes", type=_positive_int, required=True, help="episodes per task")
+    g.add_argument("--out", type=Path, required=True, help="dataset folder (created, or extended if made with the same settings)")
+    g.add_argument("--seed", type=int, default=0, help="dataset seed: episode seeds derive from it, the task and the index (default 0)")
+    g.add_argument("--workers", type=_positive_int, default=1, help="local worker processes (default 1)")
+    g.add_argument("--shard", default="0/1", help="i/N: make only every N-th episode starting at i, to split one dataset over machines")
+    g.add_argument("--image-size", type=_positive_int, default=128, help="square image side in pixels (default 128)")
+    g.add_argument("--cameras", default="corner", help="comma-separated camera names (default corner)")
+    g.add_argument("--action-free", action="store_true", help="record no actions (video-only data for forward dynamics)")
+    g.add_argument("--action-noise", type=_nonneg_float, default=0.1, help="std of Gaussian noise added to expert actions (default 0.1)")
+    g.add_argument("--max-steps", type=_positive_int, default=None, help="step limit per episode (default: the task's own, 500)")
+    g.add_argument("--no-tracks", action="store_true", help="skip ground-truth tracks (faster; a tracker can fill them in later)")
+
+    i = sub.add_parser("info", help="summarise a dataset folder")
+    i.add_argument("root", type=Path)
+    i.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    v = sub.add_parser("view", help="render an episode's tracks as an overlay video or image strip")
+    v.add_argument("episode", type=Path)
+    v.add_argument("--out", type=Path, required=True, help=".mp4/.avi (every frame) or .png/.jpg (a strip)")
+    v.add_argument("--camera", default=None, help="camera to show (default: the first)")
+    v.add_argument("--frames", type=_positive_int, default=6, help="frames in an image strip (default 6)")
+    v.add_argument("--fps", type=float, default=20.0, help="video frame rate (default 20)")
+    v.add_argument("--scale", type=_positive_int, default=4, help="upscaling factor (default 4)")
+    return parser
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from amplify_ros.sim.headless import configure_headless_gl
+    from amplify_ros.sim.metaworld_tasks import resolve_tasks
+
+    tasks = resolve_tasks(args.tasks)
+    cameras = tuple(c.strip() for c in args.cameras.split(",") if c.strip())
+    shard = _parse_shard(args.shard)
+    configure_headless_gl()
+
+    from amplify_ros.data.dataset import prepare
+    from amplify_ros.sim import generate
+    from amplify_ros.sim.rollout import RolloutConfig
+
+    cfg = RolloutConfig(action_noise=args.action_noise, max_steps=args.max_steps, action_free=args.action_free, tracks=not args.no_tracks)
+    manifest = {
+        "format": "amplify_ros.dataset/1",
+        "env": args.env,
+        "seed": args.seed,
+        "image_size": args.image_size,
+        "cameras": list(cameras),
+        "action_free": args.action_free,
+        "action_noise": args.action_noise,
+        "max_steps": args.max_steps,
+        "tracks": "none" if args.no_tracks else "oracle",
+        "grid_size": cfg.grid_size,
+        "horizon": cfg.horizon,
+    }
+    _check_cameras(tasks[0], cameras)
+    root = prepare(args.out, manifest)
+    jobs = generate.plan(root, tasks, args.episodes, args.seed, shard)
+    todo = [j for j in jobs if not j.path.exists()]
+    print(f"{len(tasks)} task(s), {len(jobs)} episode(s) in this shard, {len(jobs) - len(todo)} already done, {len(todo)} to make", file=sys.stderr)
+    frames = successes = 0
+    start = time.perf_counter()
+    with tqdm(total=len(todo), unit="ep", desc="generate") as bar:
+        for result in generate.run(todo, args.image_size, cameras, cfg, args.workers):
+            frames += result.frames
+            successes += result.success
+            bar.set_postfix(frames_per_s=f"{frames / (time.perf_counter() - start):.0f}", success=f"{successes}/{bar.n + 1}")
+            bar.update()
+    print(f"wrote {len(todo)} episode(s), {frames} frames to {root}", file=sys.stderr)
+    return 0
+
+
+def _check_cameras(task: str, cameras: tuple[str, ...]) -> None:
+    """Fail before starting workers when a camera name is wrong."""
+    from amplify_ros.sim.metaworld_env import camera_names
+
+    valid = camera_names(task)
+    unknown = [c for c in cameras if c not in valid]
+    if unknown or not cameras:
+        raise CliError(f"unknown camera(s) {unknown or cameras}; Meta-World cameras: {', '.join(valid)}")
+
+
+def _parse_shard(text: str) -> tuple[int, int]:
+    from amplify_ros.sim.generate import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from amplify_ros.data.dataset import summarize
+
+    if not args.root.is_dir():
+        raise CliError(f"{args.root} is not a folder")
+    info = summarize(args.root).as_dict()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    rows = [
+        ("folder", info["root"]),
+        ("episodes", info["episodes"]),
+        ("frames", info["frames"]),
+        ("tasks", ", ".join(f"{t} ({n})" for t, n in info["tasks"].items()) or "-"),
+        ("with actions", info["with_actions"]),
+        ("with tracks", f"{info['with_tracks']} " + ", ".join(f"{s}: {n}" for s, n in info["track_sources"].items())),
+        ("cameras", ", ".join(info["cameras"]) or "-"),
+        ("image size", ", ".join(info["image_sizes"]) or "-"),
+        ("fps", ", ".join(f"{f:g}" for f in info["fps"]) or "-"),
+        ("success rate", "-" if info["success_rate"] is None else f"{info['success_rate']:.2f}"),
+        ("corrupt files", len(info["corrupt"])),
+    ]
+    if info["leftover_temp_files"]:
+        rows.append(("leftover temp files", f"{info['leftover_temp_files']} (interrupted writes; safe to delete)"))
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    for path, reason in info["corrupt"].items():
+        print(f"  corrupt: {path}: {reason}")
+    return 0
+
+
+def cmd_view(args: argparse.Namespace) -> int:
+    from amplify_ros.data.episode import CorruptEpisodeError, read_episode
+    from amplify_ros.data.viewer import write_view
+
+    if not args.episode.is_file():
+        raise CliError(f"{args.episode}: no such episode file")
+    try:
+        ep = read_episode(args.episode)
+    except CorruptEpisodeError as e:
+        raise CliError(str(e)) from None
+    camera = args.camera or ep.cameras[0]
+    if camera not in ep.tracks:
+        print(f"note: {args.episode} has no tracks for {camera!r}; showing images only", file=sys.stderr)
+    try:
+        out = write_view(ep, camera, args.out, frames=args.frames, fps=args.fps, scale=args.scale)
+    except (ValueError, RuntimeError) as e:
+        raise CliError(str(e)) from None
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from amplify_ros.data.dataset import DatasetMismatchError
+    from amplify_ros.sim.headless import HeadlessGLError
+    from amplify_ros.sim.metaworld_tasks import UnknownTaskError
+
+    args = build_parser().parse_args(argv)
+    handlers = {"generate": cmd_generate, "info": cmd_info, "view": cmd_view}
+    try:
+        return handlers[args.command](args)
+    except (CliError, UnknownTaskError, DatasetMismatchError, HeadlessGLError) as e:
+        print(f"amplify-data: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("amplify-data: interrupted; finished episodes are kept, rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""ament_python package: `colcon build` on a ROS 2 machine, `pip install .` anywhere else."""
+
+from glob import glob
+
+from setuptools import find_packages, setup
+
+package_name = "amplify_ros"
+
+setup(
+    name=package_name,
+    version="0.1.0",
+    packages=find_packages(exclude=["test", "test.*"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{package_name}"]),
+        (f"share/{package_name}", ["package.xml"]),
+        (f"share/{package_name}/launch", glob("launch/*.launch.py")),
+        (f"share/{package_name}/config", glob("config/*.yaml")),
+        (f"share/{package_name}/config/tasks", glob("config/tasks/*.txt")),
+    ],
+    python_requires=">=3.10",
+    zip_safe=True,
+    maintainer="amplify_ros developers",
+    maintainer_email="amplify-ros@example.org",
+    description="AMPLIFY (actionless motion priors from video) as a ROS 2 package: tracking, motion tokens, forward and inverse dynamics, sim bridge.",
+    license="MIT",
+    tests_require=["pytest"],
+    entry_points={
+        "console_scripts": [
+            "amplify-data = amplify_ros.train.data_cli:main",
+        ],
+    },
+)
