@@ -27,6 +27,8 @@ setup(
     entry_points={
         "console_scripts": [
             "amplify-data = amplify_ros.train.data_cli:main",
+            "amplify-train = amplify_ros.train.train_cli:main",
+            "amplify-eval = amplify_ros.train.eval_cli:main",
         ],
     },
 )

@@ -3,6 +3,7 @@
 import os
 
 os.environ.setdefault("MUJOCO_GL", "osmesa")
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # tiny models: threads only add contention
 os.environ.setdefault("ROS_DOMAIN_ID", str(100 + os.getpid() % 100))
 
 from amplify_ros.sim.headless import configure_headless_gl  # noqa: E402

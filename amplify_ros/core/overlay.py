@@ -57,3 +57,21 @@ def label(image: np.ndarray, text: str) -> np.ndarray:
     cv2.rectangle(out, (0, 0), (tw + 6, th + base + 6), (0, 0, 0), -1)
     cv2.putText(out, text, (3, th + 3), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
     return out
+
+
+def draw_prediction(image: np.ndarray, pred: np.ndarray, truth: np.ndarray, scale: int = 4, min_motion_px: float = 0.5) -> np.ndarray:
+    """Predicted tracks (colour) over the true ones (white), for points that move in either.
+
+    pred, truth (S, N, 2) normalised (row, col).
+    """
+    h, w = image.shape[:2]
+    canvas = cv2.resize(image, (w * scale, h * scale), interpolation=cv2.INTER_LINEAR)
+    colors = point_colors(pred.shape[1])
+    for n in range(pred.shape[1]):
+        paths = [np.round(to_pixels(tr[:, n], h, w)[:, ::-1] * scale).astype(np.int32) for tr in (truth, pred)]
+        if max(np.abs(p - p[0]).max() for p in paths) < min_motion_px * scale:
+            continue
+        cv2.polylines(canvas, [paths[0].reshape(-1, 1, 2)], False, (255, 255, 255), 1, cv2.LINE_AA)
+        cv2.polylines(canvas, [paths[1].reshape(-1, 1, 2)], False, tuple(int(c) for c in colors[n]), 1, cv2.LINE_AA)
+        cv2.circle(canvas, tuple(paths[1][-1]), 2, tuple(int(c) for c in colors[n]), -1, cv2.LINE_AA)
+    return canvas

@@ -1,0 +1,83 @@
+"""amplify-eval: measure a trained model.
+
+    amplify-eval tracks --checkpoint runs/fwd --data data/avdc11            # held-out episodes of the run
+    amplify-eval tracks --checkpoint zero-motion --data data/avdc11 --split-from runs/fwd
+    amplify-eval tracks --checkpoint runs/fwd --data data/avdc11 --split heldout --overlays out/
+
+Metrics (docs in amplify_ros/core/metrics.py): MSE in normalised coordinates, pixel accuracy,
+delta-AUC (the paper's) and TAP-Vid's delta_avg.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import cv2
+
+from amplify_ros.core.checkpoint import CheckpointError, check_data, resolve
+from amplify_ros.core.overlay import draw_prediction, label
+from amplify_ros.data.dataset import list_episodes
+from amplify_ros.data.windows import Split, WindowDataset
+from amplify_ros.train.evaluate import evaluate, load_predictor
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="amplify-eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="what", required=True)
+    t = sub.add_parser("tracks", help="track prediction / reconstruction metrics")
+    t.add_argument("--checkpoint", required=True, help="run or checkpoint directory, or 'zero-motion'")
+    t.add_argument("--data", type=Path, required=True)
+    t.add_argument("--split", choices=["val", "heldout", "all"], default="val", help="which episodes (default: the run's validation episodes)")
+    t.add_argument("--split-from", type=Path, help="run whose split.json to use (default: the checkpoint's run)")
+    t.add_argument("--max-samples", type=int, default=2000)
+    t.add_argument("--overlays", type=Path, help="folder for predicted-vs-true overlay images")
+    t.add_argument("--json", action="store_true")
+    return p
+
+
+def _episodes(args: argparse.Namespace) -> list[str]:
+    if args.split == "all":
+        return [str(p.relative_to(args.data)) for p in list_episodes(args.data)]
+    run = args.split_from
+    if run is None and args.checkpoint != "zero-motion":
+        ckpt = resolve(Path(args.checkpoint))
+        run = next((d for d in (ckpt, ckpt.parent, ckpt.parent.parent) if (d / "split.json").is_file()), None)
+    if run is None or not (Path(run) / "split.json").is_file():
+        raise CheckpointError("no split.json found: pass --split-from RUN or --split all")
+    split = Split.load(Path(run) / "split.json")
+    return split.val if args.split == "val" else split.heldout_tasks
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        predict, stats, kind = load_predictor(args.checkpoint)
+        episodes = _episodes(args)
+        if not episodes:
+            raise CheckpointError(f"the {args.split} split is empty")
+        data = WindowDataset(args.data, episodes, stats.get("cameras"), progress=not args.json)
+        check_data(stats, data.image_size, data.views, int(data[0]["tracks"].shape[-3]))
+        result, kept = evaluate(predict, data, args.max_samples, keep=6 if args.overlays else 0)
+    except (CheckpointError, ValueError) as e:
+        print(f"amplify-eval: error: {e}", file=sys.stderr)
+        return 2
+    result.update(model=kind, checkpoint=str(args.checkpoint), split=args.split, episodes=len(episodes))
+    if args.overlays:
+        args.overlays.mkdir(parents=True, exist_ok=True)
+        for i, (sample, pred) in enumerate(kept):
+            img = draw_prediction(sample["images"][0].numpy(), pred[0], sample["tracks"][0].numpy())
+            cv2.imwrite(str(args.overlays / f"{kind}_{i}.png"), label(img, f"{kind}: {sample['task']}")[..., ::-1])
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for k in ("model", "split", "episodes", "samples", "mse", "pixel_acc", "delta_auc", "delta_avg"):
+            v = result[k]
+            print(f"{k:<10} {v:.4f}" if isinstance(v, float) else f"{k:<10} {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

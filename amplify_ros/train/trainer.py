@@ -1,0 +1,326 @@
+"""The training loop shared by every model: build, step, validate, checkpoint, resume.
+
+A run directory holds ``train.yaml`` (the arguments), ``split.json`` (which episodes train and
+which validate), ``tb/`` (TensorBoard), ``checkpoints/step_NNNNNNN/`` and ``last`` (the name of
+the newest checkpoint). A checkpoint holds the model (see core/checkpoint.py) plus
+``training_state.pt`` (optimizer, scheduler, data position, RNG), so ``--resume`` continues the
+exact sequence of updates an uninterrupted run would have made.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from amplify_ros.core.checkpoint import MODELS, build_model, check_data, load_checkpoint, save_checkpoint
+from amplify_ros.core.text import build_vocab
+from amplify_ros.data.windows import Split, WindowDataset, split_episodes
+from amplify_ros.train import distributed
+from amplify_ros.train.presets import MODEL_PRESETS, TRAIN_PRESETS
+
+
+class TrainError(RuntimeError):
+    """Bad arguments or a run directory that does not fit them; reported in one line."""
+
+
+@dataclass
+class TrainArgs:
+    kind: str
+    data: Path
+    out: Path
+    preset: str = "small"
+    max_steps: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    warmup_steps: int | None = None
+    device: str = "cpu"
+    seed: int = 0
+    val_fraction: float = 0.1
+    holdout_tasks: list[str] = field(default_factory=list)
+    cameras: list[str] | None = None
+    tokenizer: Path | None = None  # forward model: the frozen tokenizer whose codes it predicts
+    model_overrides: dict[str, Any] = field(default_factory=dict)  # model config fields over the preset
+    log_every: int = 20
+    val_every: int = 500
+    ckpt_every: int = 500
+    val_batches: int = 10
+    keep_checkpoints: int = 3
+    resume: bool = False
+    progress: bool = True
+
+    def resolved(self) -> "TrainArgs":
+        """Fill unset optimisation settings from the preset."""
+        if self.kind not in MODELS:
+            raise TrainError(f"unknown model {self.kind!r}; choose from {sorted(MODELS)}")
+        if self.preset not in TRAIN_PRESETS:
+            raise TrainError(f"unknown preset {self.preset!r}; choose from {sorted(TRAIN_PRESETS)}")
+        preset = TRAIN_PRESETS[self.preset]
+        return dataclasses.replace(self, **{k: v if getattr(self, k) is None else getattr(self, k) for k, v in preset.items()})
+
+    def as_yaml(self) -> str:
+        plain = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self).items()}
+        for volatile in ("resume", "progress", "max_steps"):
+            plain.pop(volatile)
+        return yaml.safe_dump(plain, sort_keys=True)
+
+
+# --- what differs between models: how to build them and what one step computes -------------
+
+
+def _build(args: TrainArgs, data: WindowDataset, tokenizer: torch.nn.Module | None) -> torch.nn.Module:
+    overrides = dict(MODEL_PRESETS[args.kind][args.preset], **args.model_overrides, image_size=data.image_size, views=data.views)
+    sample = data[0]
+    if args.kind == "tokenizer":
+        points = sample["tracks"].shape[-2]
+        overrides.update(num_points=points, horizon=sample["tracks"].shape[-3])
+        if (overrides.get("train_points") or 0) >= points:
+            overrides["train_points"] = None  # the preset's subset is for the 400-point grid
+    else:
+        overrides["vocab"] = build_vocab(data.sentences)
+    if args.kind == "forward":
+        overrides.update(code_len=tokenizer.cfg.code_len, fsq_levels=list(tokenizer.cfg.fsq_levels))
+    if args.kind == "track-baseline":
+        overrides["horizon"] = sample["tracks"].shape[-3]
+    known = {f.name for f in dataclasses.fields(MODELS[args.kind][1])}
+    if set(args.model_overrides) - known:
+        raise TrainError(f"--set: {sorted(set(args.model_overrides) - known)} are not {args.kind} settings; known: {sorted(known)}")
+    return build_model(args.kind, MODELS[args.kind][1](**overrides))
+
+
+def _step(kind: str, model: Callable, batch: dict, tokenizer: torch.nn.Module | None) -> tuple[torch.Tensor, dict[str, float]]:
+    if kind == "tokenizer":
+        return model(batch["tracks"])
+    if kind == "forward":
+        with torch.no_grad():
+            _, codes = tokenizer.encode(batch["tracks"])
+        return model(batch["images"], batch["sentence"], codes)
+    return model(batch["images"], batch["sentence"], batch["tracks"], batch["visible"])
+
+
+# --- data order that can be resumed mid-epoch ------------------------------------------------
+
+
+class EpochSampler(torch.utils.data.Sampler[int]):
+    """A seeded permutation per epoch, this rank's share of it, from position ``start``."""
+
+    def __init__(self, n: int, seed: int, epoch: int, rank: int, world: int, start: int = 0) -> None:
+        g = torch.Generator().manual_seed(seed * 100_003 + epoch)
+        self.indices = torch.randperm(n, generator=g)[rank::world].tolist()[start:]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def _rng_state() -> dict[str, Any]:
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+
+
+# --- the loop --------------------------------------------------------------------------------
+
+
+def train(args: TrainArgs) -> Path:
+    """Train (or resume) a model; returns the final checkpoint directory."""
+    args = args.resolved()
+    info = distributed.setup(args.device)
+    try:
+        return _train(args, info)
+    finally:
+        distributed.teardown()
+
+
+def _prepare_run(args: TrainArgs, info: distributed.DistInfo) -> tuple[Split, Path | None]:
+    run = args.out
+    state_file = run / "last"
+    existing = (run / "train.yaml").is_file()
+    if info.world > 1:
+        torch.distributed.barrier()  # every rank has looked before rank 0 writes
+    if existing:
+        if not args.resume:
+            raise TrainError(f"{run} already holds a run: pass --resume to continue it, or choose another --out")
+        if (run / "train.yaml").read_text() != args.as_yaml():
+            raise TrainError(f"{run} was started with other settings (see {run / 'train.yaml'}); --resume needs the same ones")
+        last = run / state_file.read_text().strip() if state_file.is_file() else None
+        return Split.load(run / "split.json"), last
+    split = split_episodes(args.data, args.val_fraction, args.seed, args.holdout_tasks)
+    if not split.train:
+        raise TrainError(f"{args.data}: no training episodes (found {len(split.val)} validation, {len(split.heldout_tasks)} held out)")
+    if info.is_main:
+        run.mkdir(parents=True, exist_ok=True)
+        split.save(run / "split.json")
+        (run / "train.yaml").write_text(args.as_yaml())
+    if info.world > 1:
+        torch.distributed.barrier()
+    return split, None
+
+
+def _train(args: TrainArgs, info: distributed.DistInfo) -> Path:
+    torch.manual_seed(args.seed + info.rank)
+    np.random.seed(args.seed + info.rank)
+    random.seed(args.seed + info.rank)
+    tokenizer = None
+    if args.kind == "forward":
+        if args.tokenizer is None:
+            raise TrainError("the forward model needs --tokenizer RUN (a trained motion tokenizer)")
+        tokenizer, tok_stats = load_checkpoint(args.tokenizer, "tokenizer", str(info.device))
+    split, last = _prepare_run(args, info)
+    train_set = WindowDataset(args.data, split.train, args.cameras, progress=args.progress and info.is_main)
+    val_set = WindowDataset(args.data, split.val, args.cameras, progress=False) if split.val else None
+    stats = {"image_size": train_set.image_size, "views": train_set.views, "horizon": int(train_set[0]["tracks"].shape[-3]),
+             "cameras": args.cameras, "train_episodes": len(split.train), "train_samples": len(train_set), "preset": args.preset}
+    if tokenizer is not None:
+        check_data(tok_stats, stats["image_size"], stats["views"], stats["horizon"])
+
+    model = _build(args, train_set, tokenizer).to(info.device)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.95), weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _warmup_cosine(args.warmup_steps, args.max_steps))
+    step, epoch, pos = 0, 0, 0
+    if last is not None:
+        loaded, _ = load_checkpoint(last, args.kind, str(info.device))
+        model.load_state_dict(loaded.state_dict())
+        state = torch.load(last / "training_state.pt", weights_only=False)
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        step, epoch, pos = state["step"], state["epoch"], state["pos"]
+        _set_rng_state(state["rng"][info.rank] if info.rank < len(state["rng"]) else state["rng"][0])
+    wrapped = DistributedDataParallel(model) if info.world > 1 else model
+    writer = _tensorboard(args.out) if info.is_main else None
+    if info.is_main and args.progress:
+        n_params = sum(p.numel() for p in model.parameters())
+        print(f"{args.kind} ({args.preset}): {n_params / 1e6:.1f}M parameters, {len(train_set)} training samples "
+              f"from {len(split.train)} episodes, {len(split.val)} validation episodes, step {step}/{args.max_steps}")
+
+    def batches() -> Iterator[dict]:
+        nonlocal epoch, pos
+        while True:
+            sampler = EpochSampler(len(train_set), args.seed, epoch, info.rank, info.world, pos)
+            # a private generator: making a DataLoader iterator must not draw from the global RNG,
+            # or a resumed run (which makes a new one mid-epoch) would diverge
+            loader = DataLoader(train_set, args.batch_size, sampler=sampler, drop_last=True, generator=torch.Generator())
+            for batch in loader:
+                pos += args.batch_size
+                yield batch
+            epoch, pos = epoch + 1, 0
+
+    stream = batches()
+    nested = {"tokenizer": args.tokenizer} if tokenizer is not None else None
+    bar = tqdm(total=args.max_steps, initial=step, desc=args.kind, disable=not (info.is_main and args.progress), unit="step")
+    sums: dict[str, float] = {}
+    tick, seen = time.perf_counter(), 0
+    model.train()
+    while step < args.max_steps:
+        batch = _to(next(stream), info.device)
+        loss, metrics = _step(args.kind, wrapped, batch, tokenizer)
+        if not torch.isfinite(loss):
+            raise TrainError(f"loss became {loss.item()} at step {step}: lower --lr or check the data")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        step += 1
+        seen += args.batch_size * info.world
+        for k, v in metrics.items():
+            sums[k] = sums.get(k, 0.0) + v
+        if step % args.log_every == 0 or step == args.max_steps:
+            rate = seen / (time.perf_counter() - tick)
+            means = {k: v / args.log_every for k, v in sums.items()}
+            if writer:
+                for k, v in means.items():
+                    writer.add_scalar(f"train/{k}", v, step)
+                writer.add_scalar("train/lr", sched.get_last_lr()[0], step)
+                writer.add_scalar("train/samples_per_s", rate, step)
+            bar.set_postfix(loss=f"{means.get('loss', float('nan')):.4f}", samples_per_s=f"{rate:.0f}")
+            sums, tick, seen = {}, time.perf_counter(), 0
+        if val_set is not None and (step % args.val_every == 0 or step == args.max_steps) and info.is_main:
+            val = _validate(args, model, val_set, tokenizer, info.device)
+            for k, v in val.items():
+                writer.add_scalar(f"val/{k}", v, step)
+            bar.write(f"step {step}: " + ", ".join(f"val {k} {v:.4f}" for k, v in val.items()))
+        if step % args.ckpt_every == 0 or step == args.max_steps:
+            last = _save(args, info, model, opt, sched, step, epoch, pos, stats, nested)
+        bar.update(1)
+    bar.close()
+    if writer:
+        writer.close()
+    return last
+
+
+def _to(batch: dict, device: torch.device) -> dict:
+    return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+
+def _warmup_cosine(warmup: int, total: int) -> Callable[[int], float]:
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total - warmup)
+        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+    return factor
+
+
+@torch.no_grad()
+def _validate(args: TrainArgs, model: torch.nn.Module, data: WindowDataset, tokenizer, device) -> dict[str, float]:
+    model.eval()
+    sums: dict[str, float] = {}
+    n = 0
+    g = torch.Generator().manual_seed(args.seed)  # the same validation batches every time
+    sampler = torch.randperm(len(data), generator=g).tolist()[: args.val_batches * args.batch_size]
+    for batch in DataLoader(data, args.batch_size, sampler=sampler, generator=torch.Generator()):
+        _, metrics = _step(args.kind, model, _to(batch, device), tokenizer)
+        for k, v in metrics.items():
+            sums[k] = sums.get(k, 0.0) + v
+        n += 1
+    model.train()
+    return {k: v / max(n, 1) for k, v in sums.items()}
+
+
+def _save(args, info, model, opt, sched, step, epoch, pos, stats, nested) -> Path:
+    ckpt_dir = args.out / "checkpoints" / f"step_{step:07d}"
+    # every rank's RNG, so each continues its own stream after --resume
+    rngs = [None] * info.world
+    if info.world > 1:
+        torch.distributed.all_gather_object(rngs, _rng_state())
+    else:
+        rngs = [_rng_state()]
+    if info.is_main:
+        save_checkpoint(ckpt_dir, args.kind, model, stats, nested)
+        torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step, "epoch": epoch,
+                    "pos": pos, "rng": rngs}, ckpt_dir / "training_state.pt")
+        tmp = args.out / "last.tmp"
+        tmp.write_text(str(ckpt_dir.relative_to(args.out)) + "\n")
+        tmp.replace(args.out / "last")
+        for old in sorted((args.out / "checkpoints").glob("step_*"))[: -args.keep_checkpoints]:
+            shutil.rmtree(old)
+    if info.world > 1:
+        torch.distributed.barrier()
+    return ckpt_dir
+
+
+def _tensorboard(run: Path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(str(run / "tb"))
