@@ -73,9 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        for k in ("model", "split", "episodes", "samples", "mse", "pixel_acc", "delta_auc", "delta_avg"):
-            v = result[k]
-            print(f"{k:<10} {v:.4f}" if isinstance(v, float) else f"{k:<10} {v}")
+        print(f"{result['model']} on {result['samples']} samples of {result['episodes']} {result['split']} episodes "
+              f"({result['moving_fraction']:.0%} of points move)")
+        print(f"{'':<8} {'MSE':>9} {'pixel acc':>9} {'ΔAUC':>7} {'δ_avg':>7}")
+        for name, m in (("all", result), ("moving", result["moving"])):
+            print(f"{name:<8} {m['mse']:>9.5f} {m['pixel_acc']:>9.3f} {m['delta_auc']:>7.3f} {m['delta_avg']:>7.3f}")
     return 0
 
 

@@ -2,7 +2,10 @@
 signature, and the metrics of core/metrics.py over a set of samples.
 
 Metrics follow the paper's code: all views, all points, all 16 steps including the start
-(which every method gets right), visibility ignored. Samples are drawn deterministically.
+(which every method gets right), visibility ignored. Because most of a scene is still (and
+"nothing moves" then scores well), the same metrics are also reported for ``moving`` points
+only: points whose true track moves more than one pixel within the window. Samples are drawn
+deterministically.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from amplify_ros.core import metrics
 from amplify_ros.core.checkpoint import load_checkpoint, resolve
 from amplify_ros.data.windows import WindowDataset
 
+MOVING_PX = 1.0
 Predictor = Callable[[dict], torch.Tensor]  # batch -> tracks (B, V, S, N, 2)
 
 
@@ -56,6 +60,10 @@ def evaluate(predict: Predictor, data: WindowDataset, max_samples: int | None = 
             kept.append(({k: v[i] for k, v in batch.items()}, pred[i].numpy()))
     pred, truth = np.concatenate(preds), np.concatenate(truths)
     size = (data.image_size, data.image_size)
-    result = metrics.track_metrics(pred, truth, size)
+    result: dict = metrics.track_metrics(pred, truth, size)
+    travel = np.abs(truth - truth[:, :, :1]).max(axis=(2, 4)) * (data.image_size / 2)  # (B, V, N) px
+    moving = np.broadcast_to((travel > MOVING_PX)[:, :, None, :], truth.shape[:-1])
+    result["moving"] = metrics.track_metrics(pred, truth, size, moving)
+    result["moving_fraction"] = float(moving.mean())
     result["samples"] = len(pred)
     return result, kept
