@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from amplify_ros.core.forward_model import ForwardConfig, ForwardModel
+from amplify_ros.core.inverse_model import InverseConfig, InverseModel
 from amplify_ros.core.tokenizer import MotionTokenizer, TokenizerConfig
 from amplify_ros.core.track_baseline import TrackBaseline, TrackBaselineConfig
 
@@ -29,6 +30,8 @@ MODELS: dict[str, tuple[type[nn.Module], type]] = {
     "tokenizer": (MotionTokenizer, TokenizerConfig),
     "forward": (ForwardModel, ForwardConfig),
     "track-baseline": (TrackBaseline, TrackBaselineConfig),
+    "inverse": (InverseModel, InverseConfig),
+    "bc": (InverseModel, InverseConfig),  # the same network with the sentence instead of codes
 }
 
 

@@ -73,6 +73,7 @@ class WindowDataset(torch.utils.data.Dataset):
         self.root = Path(root)
         self.action_horizon = action_horizon
         self.episodes: list[dict] = []
+        self.cameras: list[str] = list(cameras or [])
         self.skipped_without_actions = 0
         for rel in tqdm(episodes, desc="loading episodes", unit="ep", disable=not progress):
             ep = read_episode(self.root / rel)
@@ -80,6 +81,7 @@ class WindowDataset(torch.utils.data.Dataset):
                 self.skipped_without_actions += 1
                 continue
             cams = cameras or ep.cameras
+            self.cameras = self.cameras or list(cams)
             missing = [c for c in cams if c not in ep.tracks]
             if missing and not require_actions:
                 raise ValueError(f"{rel} has no tracks for {missing}: run `amplify-data track` first")
@@ -94,7 +96,9 @@ class WindowDataset(torch.utils.data.Dataset):
                 item["tracks"] = np.stack([np.clip(ep.tracks[c].points, -1, 1) for c in cams], axis=1)  # (T, V, S, N, 2)
                 item["visible"] = np.stack([ep.tracks[c].visible for c in cams], axis=1)
             self.episodes.append(item)
-        self.index = [(e, t) for e, item in enumerate(self.episodes) for t in range(len(item["images"]))]
+        # with actions, the last frame has no action after it: no sample there
+        last = 1 if require_actions else 0
+        self.index = [(e, t) for e, item in enumerate(self.episodes) for t in range(len(item["images"]) - last)]
 
     @property
     def sentences(self) -> list[str]:
@@ -114,7 +118,7 @@ class WindowDataset(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> dict:
         e, t = self.index[i]
         ep = self.episodes[e]
-        sample = {"images": torch.from_numpy(ep["images"][t]), "sentence": ep["sentence"], "task": ep["task"]}
+        sample = {"index": i, "images": torch.from_numpy(ep["images"][t]), "sentence": ep["sentence"], "task": ep["task"]}
         if "tracks" in ep:
             sample["tracks"] = torch.from_numpy(ep["tracks"][t])
             sample["visible"] = torch.from_numpy(ep["visible"][t])

@@ -35,7 +35,56 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-samples", type=int, default=2000)
     t.add_argument("--overlays", type=Path, help="folder for predicted-vs-true overlay images")
     t.add_argument("--json", action="store_true")
+
+    q = sub.add_parser("policy", help="closed-loop success rate in simulation")
+    q.add_argument("--checkpoint", type=Path, required=True, help="inverse (AMPLIFY) or bc run / checkpoint")
+    q.add_argument("--env", choices=["metaworld"], default="metaworld")
+    q.add_argument("--tasks", required=True, help="names, a suite (avdc11, mt10, mt50) or a file")
+    q.add_argument("--episodes", type=int, default=25, help="episodes per task (default 25)")
+    q.add_argument("--workers", type=int, default=1)
+    q.add_argument("--seed", type=int, default=1_000_003, help="evaluation seed; initial states derive from it")
+    q.add_argument("--max-steps", type=int, default=500)
+    q.add_argument("--ensemble", choices=["temporal", "open-loop"], default="temporal")
+    q.add_argument("--ensemble-k", type=float, default=0.01, help="temporal ensembling weight exp(-k i) (paper: 0.01)")
+    q.add_argument("--execute", type=int, help="open loop: actions executed per chunk (default: the whole chunk)")
+    q.add_argument("--video", type=Path, help="folder for rollout videos (first 2 episodes of each task)")
+    q.add_argument("--json", action="store_true")
     return p
+
+
+def policy_main(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from amplify_ros.core.policy import Policy
+    from amplify_ros.sim.headless import configure_headless_gl
+    from amplify_ros.sim.metaworld_tasks import resolve_tasks
+
+    tasks = resolve_tasks(args.tasks)
+    configure_headless_gl()
+    from amplify_ros.sim.generate import episode_seed
+    from amplify_ros.train import policy_eval
+
+    policy = Policy.load(args.checkpoint)  # fail here, before any worker starts, if it does not load
+    if policy.action_dim != 4:
+        raise CheckpointError(f"the policy outputs {policy.action_dim}-D actions; Meta-World takes 4 (xyz delta + gripper)")
+    settings = policy_eval.EvalSettings(resolve(args.checkpoint), args.max_steps, args.ensemble, args.ensemble_k, args.execute, args.video)
+    jobs = [(t, i, episode_seed(args.seed, t, i)) for t in tasks for i in range(args.episodes)]
+    outcomes = []
+    with tqdm(total=len(jobs), desc=f"{policy.kind} rollouts", unit="ep", disable=args.json) as bar:
+        for o in policy_eval.run(jobs, settings, args.workers):
+            outcomes.append(o)
+            bar.set_postfix(success=f"{sum(x.success for x in outcomes)}/{len(outcomes)}")
+            bar.update()
+    summary = policy_eval.summarise(outcomes)
+    summary.update(policy=policy.kind, checkpoint=str(args.checkpoint), ensemble=args.ensemble)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    for task, r in summary["per_task"].items():
+        lo, hi = r["ci95"]
+        print(f"{task:<24} {r['success']:.2f}  [{lo:.2f}, {hi:.2f}]  ({r['episodes']} episodes; {r['reasons']})")
+    print(f"{'mean':<24} {summary['mean_success']:.2f}  policy {summary['policy_ms_p50']:.0f} ms p50, {summary['policy_ms_p95']:.0f} ms p95")
+    return 0
 
 
 def _episodes(args: argparse.Namespace) -> list[str]:
@@ -53,6 +102,15 @@ def _episodes(args: argparse.Namespace) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.what == "policy":
+        from amplify_ros.sim.headless import HeadlessGLError
+        from amplify_ros.sim.metaworld_tasks import UnknownTaskError
+
+        try:
+            return policy_main(args)
+        except (CheckpointError, UnknownTaskError, HeadlessGLError) as e:
+            print(f"amplify-eval: error: {e}", file=sys.stderr)
+            return 2
     try:
         predict, stats, kind = load_predictor(args.checkpoint)
         episodes = _episodes(args)

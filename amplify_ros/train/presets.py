@@ -17,6 +17,14 @@ MODEL_PRESETS: dict[str, dict[str, dict]] = {
         "small": dict(dim=256, depth=4, heads=8, resnet_width=32, stem_pool=False, train_points=100),
         "paper": dict(dim=768, depth=8, heads=8, resnet_width=64, stem_pool=False, train_points=100),
     },
+    "inverse": {
+        "small": dict(dim=256, depth=4, heads=8, resnet_width=32, stem_pool=False, use_codes=True, use_text=False),
+        "paper": dict(dim=768, depth=4, heads=8, resnet_width=64, stem_pool=False, use_codes=True, use_text=False),
+    },
+    "bc": {
+        "small": dict(dim=256, depth=4, heads=8, resnet_width=32, stem_pool=False, use_codes=False, use_text=True),
+        "paper": dict(dim=768, depth=4, heads=8, resnet_width=64, stem_pool=False, use_codes=False, use_text=True),
+    },
 }
 
 TRAIN_PRESETS: dict[str, dict] = {

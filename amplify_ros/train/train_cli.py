@@ -1,8 +1,11 @@
-"""amplify-train: train the motion tokenizer, the forward model or the track-regression baseline.
+"""amplify-train: train the motion tokenizer, the forward model, the inverse model (AMPLIFY's
+policy), or the baselines (ATM-style track regression, behaviour cloning).
 
     amplify-train tokenizer --data data/avdc11 --out runs/tok
     amplify-train forward --data data/avdc11 --tokenizer runs/tok --out runs/fwd
+    amplify-train inverse --data data/avdc11 --forward runs/fwd --out runs/inv     # the policy
     amplify-train track-baseline --data data/avdc11 --out runs/atm
+    amplify-train bc --data data/avdc11 --out runs/bc
     torchrun --nproc_per_node=2 -m amplify_ros.train.train_cli tokenizer --data ... --out ...
 
 Progress bar with loss and samples/s, TensorBoard logs in <out>/tb, checkpoints in
@@ -24,11 +27,15 @@ from amplify_ros.train.trainer import TrainArgs, TrainError, train
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="amplify-train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("kind", choices=["tokenizer", "forward", "track-baseline"], help="which model to train")
+    p.add_argument("kind", choices=["tokenizer", "forward", "track-baseline", "inverse", "bc"], help="which model to train")
     p.add_argument("--data", type=Path, required=True, help="dataset folder (episodes with tracks)")
     p.add_argument("--out", type=Path, required=True, help="run directory")
     p.add_argument("--preset", choices=sorted(TRAIN_PRESETS), default="small", help="model and optimisation sizes (default small)")
     p.add_argument("--tokenizer", type=Path, help="forward model: trained tokenizer run or checkpoint")
+    p.add_argument("--forward", type=Path, help="inverse model: trained forward model run or checkpoint")
+    p.add_argument("--codes", choices=["predicted", "gt"], default="predicted",
+                   help="inverse model: train on forward-model predicted codes (paper) or codes of the true tracks")
+    p.add_argument("--chunk", type=int, default=16, help="inverse / bc: actions per chunk (default 16)")
     p.add_argument("--max-steps", type=int, help="optimisation steps (default: the preset's)")
     p.add_argument("--batch-size", type=int, help="per-process batch size (default: the preset's)")
     p.add_argument("--lr", type=float, help="peak learning rate (default: the preset's)")
@@ -61,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         kind=a.kind, data=a.data, out=a.out, preset=a.preset, max_steps=a.max_steps, batch_size=a.batch_size, lr=a.lr,
         device=a.device, seed=a.seed, val_fraction=a.val_fraction,
         holdout_tasks=[t for t in a.holdout_tasks.split(",") if t], cameras=a.cameras.split(",") if a.cameras else None,
-        tokenizer=a.tokenizer, model_overrides=_overrides(a.set), log_every=a.log_every, val_every=a.val_every, ckpt_every=a.ckpt_every, resume=a.resume,
+        tokenizer=a.tokenizer, forward=a.forward, codes=a.codes, chunk=a.chunk, model_overrides=_overrides(a.set), log_every=a.log_every, val_every=a.val_every, ckpt_every=a.ckpt_every, resume=a.resume,
     )
     if not a.data.is_dir():
         print(f"amplify-train: error: {a.data} is not a dataset folder", file=sys.stderr)

@@ -26,7 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from amplify_ros.core.checkpoint import MODELS, build_model, check_data, load_checkpoint, save_checkpoint
+from amplify_ros.core.checkpoint import MODELS, build_model, check_data, load_checkpoint, resolve, save_checkpoint
 from amplify_ros.core.text import build_vocab
 from amplify_ros.data.windows import Split, WindowDataset, split_episodes
 from amplify_ros.train import distributed
@@ -53,6 +53,9 @@ class TrainArgs:
     holdout_tasks: list[str] = field(default_factory=list)
     cameras: list[str] | None = None
     tokenizer: Path | None = None  # forward model: the frozen tokenizer whose codes it predicts
+    forward: Path | None = None  # inverse model: the frozen forward model that supplies its codes
+    codes: str = "predicted"  # inverse model: "predicted" by the forward model (paper) or "gt" (tokenizer)
+    chunk: int = 16  # inverse / bc: actions per predicted chunk
     model_overrides: dict[str, Any] = field(default_factory=dict)  # model config fields over the preset
     log_every: int = 20
     val_every: int = 500
@@ -81,7 +84,7 @@ class TrainArgs:
 # --- what differs between models: how to build them and what one step computes -------------
 
 
-def _build(args: TrainArgs, data: WindowDataset, tokenizer: torch.nn.Module | None) -> torch.nn.Module:
+def _build(args: TrainArgs, data: WindowDataset, frozen: dict[str, torch.nn.Module]) -> torch.nn.Module:
     overrides = dict(MODEL_PRESETS[args.kind][args.preset], **args.model_overrides, image_size=data.image_size, views=data.views)
     sample = data[0]
     if args.kind == "tokenizer":
@@ -92,23 +95,66 @@ def _build(args: TrainArgs, data: WindowDataset, tokenizer: torch.nn.Module | No
     else:
         overrides["vocab"] = build_vocab(data.sentences)
     if args.kind == "forward":
-        overrides.update(code_len=tokenizer.cfg.code_len, fsq_levels=list(tokenizer.cfg.fsq_levels))
+        tok = frozen["tokenizer"]
+        overrides.update(code_len=tok.cfg.code_len, fsq_levels=list(tok.cfg.fsq_levels))
     if args.kind == "track-baseline":
         overrides["horizon"] = sample["tracks"].shape[-3]
+    if args.kind in ("inverse", "bc"):
+        overrides.update(chunk=args.chunk, **_action_stats(data))
+        if args.kind == "inverse":
+            fwd = frozen["forward"]
+            overrides.update(code_len=fwd.cfg.code_len, fsq_levels=list(fwd.cfg.fsq_levels))
     known = {f.name for f in dataclasses.fields(MODELS[args.kind][1])}
     if set(args.model_overrides) - known:
         raise TrainError(f"--set: {sorted(set(args.model_overrides) - known)} are not {args.kind} settings; known: {sorted(known)}")
     return build_model(args.kind, MODELS[args.kind][1](**overrides))
 
 
-def _step(kind: str, model: Callable, batch: dict, tokenizer: torch.nn.Module | None) -> tuple[torch.Tensor, dict[str, float]]:
+def _action_stats(data: WindowDataset) -> dict[str, Any]:
+    """Normalisation of actions (by range) and proprioception (by mean and std) from training data."""
+    actions = np.concatenate([e["actions"] for e in data.episodes])
+    proprio = np.concatenate([e["proprio"] for e in data.episodes])
+    return {
+        "action_dim": actions.shape[1], "proprio_dim": proprio.shape[1],
+        "action_low": actions.min(0).tolist(), "action_high": actions.max(0).tolist(),
+        "proprio_mean": proprio.mean(0).tolist(), "proprio_std": (proprio.std(0) + 1e-6).tolist(),
+    }
+
+
+def _step(kind: str, model: Callable, batch: dict, frozen: dict[str, torch.nn.Module]) -> tuple[torch.Tensor, dict[str, float]]:
     if kind == "tokenizer":
         return model(batch["tracks"])
     if kind == "forward":
         with torch.no_grad():
-            _, codes = tokenizer.encode(batch["tracks"])
+            _, codes = frozen["tokenizer"].encode(batch["tracks"])
         return model(batch["images"], batch["sentence"], codes)
-    return model(batch["images"], batch["sentence"], batch["tracks"], batch["visible"])
+    if kind == "track-baseline":
+        return model(batch["images"], batch["sentence"], batch["tracks"], batch["visible"])
+    args = (batch["images"], batch["proprio"], batch["actions"], batch["action_mask"])
+    if kind == "inverse":
+        return model(*args, codes=batch["codes"])
+    return model(*args, sentences=batch["sentence"])
+
+
+class CodeCache:
+    """Motion codes for every sample of a dataset, computed once: greedy forward-model predictions
+    (deterministic, so caching changes nothing) or the tokenizer's codes of the true tracks."""
+
+    def __init__(self, data: WindowDataset, source: torch.nn.Module, predicted: bool, device: torch.device, progress: bool) -> None:
+        codes = []
+        loader = DataLoader(data, 64, generator=torch.Generator())
+        for batch in tqdm(loader, desc="motion codes", disable=not progress, unit="batch"):
+            batch = _to(batch, device)
+            with torch.inference_mode():
+                if predicted:
+                    codes.append(source.predict(batch["images"], batch["sentence"]).cpu())
+                else:
+                    codes.append(source.encode(batch["tracks"])[1].cpu())
+        self.codes = torch.cat(codes) if codes else torch.zeros(0, dtype=torch.long)
+
+    def attach(self, batch: dict) -> dict:
+        batch["codes"] = self.codes[batch["index"]]
+        return batch
 
 
 # --- data order that can be resumed mid-epoch ------------------------------------------------
@@ -151,6 +197,21 @@ def train(args: TrainArgs) -> Path:
         distributed.teardown()
 
 
+def _frozen_models(args: TrainArgs, device: torch.device) -> tuple[dict[str, tuple], dict[str, Path]]:
+    """Frozen models this kind needs ({name: (model, stats)}) and the checkpoints to nest in its own."""
+    if args.kind == "forward":
+        if args.tokenizer is None:
+            raise TrainError("the forward model needs --tokenizer RUN (a trained motion tokenizer)")
+        return {"tokenizer": load_checkpoint(args.tokenizer, "tokenizer", str(device))}, {"tokenizer": args.tokenizer}
+    if args.kind == "inverse":
+        if args.forward is None:
+            raise TrainError("the inverse model needs --forward RUN (a trained forward model)")
+        if args.codes not in ("predicted", "gt"):
+            raise TrainError(f"--codes must be 'predicted' or 'gt', got {args.codes!r}")
+        return {"forward": load_checkpoint(args.forward, "forward", str(device))}, {"forward": args.forward}
+    return {}, {}
+
+
 def _prepare_run(args: TrainArgs, info: distributed.DistInfo) -> tuple[Split, Path | None]:
     run = args.out
     state_file = run / "last"
@@ -180,20 +241,33 @@ def _train(args: TrainArgs, info: distributed.DistInfo) -> Path:
     torch.manual_seed(args.seed + info.rank)
     np.random.seed(args.seed + info.rank)
     random.seed(args.seed + info.rank)
-    tokenizer = None
-    if args.kind == "forward":
-        if args.tokenizer is None:
-            raise TrainError("the forward model needs --tokenizer RUN (a trained motion tokenizer)")
-        tokenizer, tok_stats = load_checkpoint(args.tokenizer, "tokenizer", str(info.device))
+    frozen, nested = _frozen_models(args, info.device)
     split, last = _prepare_run(args, info)
-    train_set = WindowDataset(args.data, split.train, args.cameras, progress=args.progress and info.is_main)
-    val_set = WindowDataset(args.data, split.val, args.cameras, progress=False) if split.val else None
-    stats = {"image_size": train_set.image_size, "views": train_set.views, "horizon": int(train_set[0]["tracks"].shape[-3]),
-             "cameras": args.cameras, "train_episodes": len(split.train), "train_samples": len(train_set), "preset": args.preset}
-    if tokenizer is not None:
-        check_data(tok_stats, stats["image_size"], stats["views"], stats["horizon"])
+    actions = args.kind in ("inverse", "bc")
+    load = dict(cameras=args.cameras, require_actions=actions, action_horizon=args.chunk)
+    train_set = WindowDataset(args.data, split.train, progress=args.progress and info.is_main, **load)
+    val_set = WindowDataset(args.data, split.val, progress=False, **load) if split.val else None
+    if not len(train_set):
+        raise TrainError(f"{args.data}: no training samples ({train_set.skipped_without_actions} episodes without actions skipped)")
+    if train_set.skipped_without_actions and info.is_main:
+        print(f"skipped {train_set.skipped_without_actions} training episodes without actions")
+    stats = {"image_size": train_set.image_size, "views": train_set.views, "cameras": train_set.cameras,
+             "train_episodes": len(train_set.episodes), "train_samples": len(train_set), "preset": args.preset}
+    if "tracks" in train_set[0]:
+        stats["horizon"] = int(train_set[0]["tracks"].shape[-3])
+    for name, (_, frozen_stats) in frozen.items():
+        check_data(frozen_stats, stats["image_size"], stats["views"], stats.get("horizon"))
+    frozen = {name: model for name, (model, _) in frozen.items()}
+    caches = {}
+    if args.kind == "inverse":
+        predicted = args.codes == "predicted"
+        # true-track codes come from the tokenizer the forward model carries
+        source = frozen["forward"] if predicted else load_checkpoint(resolve(args.forward) / "tokenizer", "tokenizer", str(info.device))[0]
+        for name, data in (("train", train_set), ("val", val_set)):
+            if data is not None:
+                caches[name] = CodeCache(data, source, predicted, info.device, args.progress and info.is_main)
 
-    model = _build(args, train_set, tokenizer).to(info.device)
+    model = _build(args, train_set, frozen).to(info.device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.95), weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _warmup_cosine(args.warmup_steps, args.max_steps))
     step, epoch, pos = 0, 0, 0
@@ -225,14 +299,15 @@ def _train(args: TrainArgs, info: distributed.DistInfo) -> Path:
             epoch, pos = epoch + 1, 0
 
     stream = batches()
-    nested = {"tokenizer": args.tokenizer} if tokenizer is not None else None
     bar = tqdm(total=args.max_steps, initial=step, desc=args.kind, disable=not (info.is_main and args.progress), unit="step")
     sums: dict[str, float] = {}
     tick, seen = time.perf_counter(), 0
     model.train()
     while step < args.max_steps:
-        batch = _to(next(stream), info.device)
-        loss, metrics = _step(args.kind, wrapped, batch, tokenizer)
+        batch = next(stream)
+        if "train" in caches:
+            caches["train"].attach(batch)
+        loss, metrics = _step(args.kind, wrapped, _to(batch, info.device), frozen)
         if not torch.isfinite(loss):
             raise TrainError(f"loss became {loss.item()} at step {step}: lower --lr or check the data")
         opt.zero_grad(set_to_none=True)
@@ -255,7 +330,7 @@ def _train(args: TrainArgs, info: distributed.DistInfo) -> Path:
             bar.set_postfix(loss=f"{means.get('loss', float('nan')):.4f}", samples_per_s=f"{rate:.0f}")
             sums, tick, seen = {}, time.perf_counter(), 0
         if val_set is not None and (step % args.val_every == 0 or step == args.max_steps) and info.is_main:
-            val = _validate(args, model, val_set, tokenizer, info.device)
+            val = _validate(args, model, val_set, frozen, caches.get("val"), info.device)
             for k, v in val.items():
                 writer.add_scalar(f"val/{k}", v, step)
             bar.write(f"step {step}: " + ", ".join(f"val {k} {v:.4f}" for k, v in val.items()))
@@ -283,14 +358,17 @@ def _warmup_cosine(warmup: int, total: int) -> Callable[[int], float]:
 
 
 @torch.no_grad()
-def _validate(args: TrainArgs, model: torch.nn.Module, data: WindowDataset, tokenizer, device) -> dict[str, float]:
+def _validate(args: TrainArgs, model: torch.nn.Module, data: WindowDataset, frozen: dict, cache: "CodeCache | None",
+              device: torch.device) -> dict[str, float]:
     model.eval()
     sums: dict[str, float] = {}
     n = 0
     g = torch.Generator().manual_seed(args.seed)  # the same validation batches every time
     sampler = torch.randperm(len(data), generator=g).tolist()[: args.val_batches * args.batch_size]
     for batch in DataLoader(data, args.batch_size, sampler=sampler, generator=torch.Generator()):
-        _, metrics = _step(args.kind, model, _to(batch, device), tokenizer)
+        if cache is not None:
+            cache.attach(batch)
+        _, metrics = _step(args.kind, model, _to(batch, device), frozen)
         for k, v in metrics.items():
             sums[k] = sums.get(k, 0.0) + v
         n += 1

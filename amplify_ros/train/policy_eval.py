@@ -1,0 +1,158 @@
+"""Closed-loop evaluation of a policy in Meta-World: success rates with confidence intervals.
+
+Every episode starts from a fresh, seeded task variation (seeds derived from an evaluation
+seed, disjoint from the data engine's), runs until Meta-World reports success or the step limit,
+and stops early, counted as a failure with its reason, when the policy produces a non-finite
+action or the simulation becomes unstable. Non-finite actions never reach the simulator.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from amplify_ros.control.chunking import OpenLoopChunks, TemporalEnsembler
+
+EVAL_SEED = 1_000_003  # datasets use small seeds; evaluation episodes never coincide with them
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    checkpoint: Path
+    max_steps: int = 500
+    ensemble: str = "temporal"  # or "open-loop"
+    ensemble_k: float = 0.01
+    execute: int | None = None  # open loop: steps of a chunk to execute before replanning
+    video_dir: Path | None = None
+
+
+@dataclass
+class Outcome:
+    task: str
+    index: int
+    seed: int
+    success: bool
+    steps: int
+    reason: str  # success | timeout | nonfinite_action | unstable
+    policy_ms: list[float] = field(default_factory=list)
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson score interval of a success rate."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+_STATE: dict = {}
+
+
+def _worker_init(checkpoint: Path) -> None:
+    import torch
+
+    from amplify_ros.core.policy import Policy
+
+    torch.set_num_threads(1)
+    _STATE["policy"] = Policy.load(checkpoint)
+
+
+def run_episode(task: str, index: int, seed: int, settings: EvalSettings, write_video: bool) -> Outcome:
+    """One closed-loop episode (uses the policy and simulator cached in this process)."""
+    from amplify_ros.sim.metaworld_env import MetaWorldTask
+
+    policy = _STATE.get("policy")
+    if policy is None:
+        _worker_init(settings.checkpoint)
+        policy = _STATE["policy"]
+    sim = _STATE.get("sim")
+    cameras = tuple(policy.cameras)
+    if sim is None or sim.task != task:
+        if sim is not None:
+            sim.close()
+        sim = _STATE["sim"] = MetaWorldTask(task, policy.image_size, cameras)
+    chunks = (TemporalEnsembler(policy.chunk, settings.ensemble_k) if settings.ensemble == "temporal"
+              else OpenLoopChunks(policy.chunk, settings.execute))
+    sim.reset(seed)
+    outcome = Outcome(task, index, seed, False, 0, "timeout")
+    frames = []
+    for step in range(min(settings.max_steps, sim.max_steps)):
+        images = np.stack([sim.render(c) for c in cameras])
+        if write_video:
+            frames.append(images[0])
+        if chunks.needs_chunk:
+            pred = policy.predict(images, sim.proprio(), sim.sentence)
+            outcome.policy_ms.append(pred.timings_ms["total_ms"])
+            chunks.push(pred.actions)
+        action = chunks.next_action()
+        if not np.all(np.isfinite(action)):
+            outcome.reason = "nonfinite_action"
+            break
+        _, success, unstable = sim.step(np.clip(action, -1.0, 1.0))
+        outcome.steps = step + 1
+        if unstable:
+            outcome.reason = "unstable"
+            break
+        if success:
+            outcome.success, outcome.reason = True, "success"
+            break
+    if write_video and settings.video_dir is not None:
+        _write_video(settings.video_dir / f"{task}_{index:03d}_{outcome.reason}.mp4", frames)
+    return outcome
+
+
+def _write_video(path: Path, frames: list[np.ndarray]) -> None:
+    import cv2
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 20, (w * 3, h * 3))
+    for f in frames:
+        writer.write(cv2.resize(f, (w * 3, h * 3), interpolation=cv2.INTER_NEAREST)[..., ::-1])
+    writer.release()
+
+
+def run(jobs: list[tuple[str, int, int]], settings: EvalSettings, workers: int = 1, videos_per_task: int = 2) -> Iterator[Outcome]:
+    """Evaluate (task, index, seed) jobs, yielding outcomes as they finish."""
+    args = [(t, i, s, settings, settings.video_dir is not None and i < videos_per_task) for t, i, s in jobs]
+    if workers <= 1:
+        for a in args:
+            yield run_episode(*a)
+        return
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(settings.checkpoint,)) as pool:
+        futures = [pool.submit(run_episode, *a) for a in args]
+        for fut in as_completed(futures):
+            yield fut.result()
+
+
+def summarise(outcomes: list[Outcome]) -> dict:
+    """Per-task and mean success with 95 % intervals, failure reasons and policy latency."""
+    tasks = sorted({o.task for o in outcomes})
+    per_task = {}
+    for t in tasks:
+        mine = [o for o in outcomes if o.task == t]
+        k = sum(o.success for o in mine)
+        lo, hi = wilson_interval(k, len(mine))
+        reasons: dict[str, int] = {}
+        for o in mine:
+            reasons[o.reason] = reasons.get(o.reason, 0) + 1
+        per_task[t] = {"success": k / len(mine), "episodes": len(mine), "ci95": [lo, hi], "reasons": reasons,
+                       "mean_steps": float(np.mean([o.steps for o in mine]))}
+    n, k = len(outcomes), sum(o.success for o in outcomes)
+    ms = [m for o in outcomes for m in o.policy_ms]
+    return {
+        "mean_success": float(np.mean([v["success"] for v in per_task.values()])) if per_task else 0.0,
+        "episodes": n, "ci95_pooled": list(wilson_interval(k, n)), "per_task": per_task,
+        "policy_ms_p50": float(np.percentile(ms, 50)) if ms else None,
+        "policy_ms_p95": float(np.percentile(ms, 95)) if ms else None,
+    }
