@@ -40,3 +40,14 @@ def test_summary_counts_episodes_and_reports_corrupt_files(tmp_path):
     assert info["with_actions"] == 1 and info["with_tracks"] == 2
     assert list(info["corrupt"]) == ["reach/episode_00000.h5"]
     assert info["leftover_temp_files"] == 1
+
+
+def test_split_is_deterministic_per_task_and_caps_training_episodes(tmp_path):
+    from amplify_ros.data.windows import split_episodes
+    from tiny import tiny_dataset
+
+    root = tiny_dataset(tmp_path / "ds", episodes=6, frames=4)
+    a = split_episodes(root, 0.2, seed=1, holdout_tasks=["reach"], train_per_task=3)
+    assert a == split_episodes(root, 0.2, seed=1, holdout_tasks=["reach"], train_per_task=3)
+    assert len(a.val) == 1 and len(a.train) == 3 and len(a.heldout_tasks) == 6
+    assert all(p.startswith("push/") for p in a.train + a.val) and not set(a.train) & set(a.val)

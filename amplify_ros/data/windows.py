@@ -38,9 +38,11 @@ class Split:
         return cls(**json.loads(path.read_text()))
 
 
-def split_episodes(root: Path, val_fraction: float, seed: int, holdout_tasks: list[str] = ()) -> Split:
+def split_episodes(root: Path, val_fraction: float, seed: int, holdout_tasks: list[str] = (),
+                   train_per_task: int | None = None) -> Split:
     """Deterministic split by episode: for each task, a ``val_fraction`` of its episodes (at least
-    one when it has two or more) goes to validation; tasks in ``holdout_tasks`` go aside whole."""
+    one when it has two or more) goes to validation; tasks in ``holdout_tasks`` go aside whole;
+    ``train_per_task`` caps the training episodes of each task (low-data experiments)."""
     by_task: dict[str, list[str]] = {}
     for p in list_episodes(root):
         rel = str(p.relative_to(root))
@@ -56,7 +58,7 @@ def split_episodes(root: Path, val_fraction: float, seed: int, holdout_tasks: li
         k = int(round(len(eps) * val_fraction))
         k = max(k, 1) if len(eps) > 1 and val_fraction > 0 else k
         val += sorted(eps[:k])
-        train += sorted(eps[k:])
+        train += sorted(eps[k:][:train_per_task])
     return Split(train, val, held)
 
 

@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the split, initialisation and data order")
     p.add_argument("--val-fraction", type=float, default=0.1, help="share of each task's episodes kept for validation")
     p.add_argument("--holdout-tasks", default="", help="comma-separated tasks kept out of training entirely")
+    p.add_argument("--train-per-task", type=int, help="use at most N training episodes per task (low-data experiments)")
     p.add_argument("--cameras", default=None, help="comma-separated cameras to use (default: all of each episode)")
     p.add_argument("--log-every", type=int, default=20)
     p.add_argument("--val-every", type=int, default=500)
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     args = TrainArgs(
         kind=a.kind, data=a.data, out=a.out, preset=a.preset, max_steps=a.max_steps, batch_size=a.batch_size, lr=a.lr,
         device=a.device, seed=a.seed, val_fraction=a.val_fraction,
-        holdout_tasks=[t for t in a.holdout_tasks.split(",") if t], cameras=a.cameras.split(",") if a.cameras else None,
+        holdout_tasks=[t for t in a.holdout_tasks.split(",") if t], train_per_task=a.train_per_task, cameras=a.cameras.split(",") if a.cameras else None,
         tokenizer=a.tokenizer, forward=a.forward, codes=a.codes, chunk=a.chunk, model_overrides=_overrides(a.set), log_every=a.log_every, val_every=a.val_every, ckpt_every=a.ckpt_every, resume=a.resume,
     )
     if not a.data.is_dir():

@@ -51,6 +51,7 @@ class TrainArgs:
     seed: int = 0
     val_fraction: float = 0.1
     holdout_tasks: list[str] = field(default_factory=list)
+    train_per_task: int | None = None  # at most this many training episodes per task
     cameras: list[str] | None = None
     tokenizer: Path | None = None  # forward model: the frozen tokenizer whose codes it predicts
     forward: Path | None = None  # inverse model: the frozen forward model that supplies its codes
@@ -225,7 +226,7 @@ def _prepare_run(args: TrainArgs, info: distributed.DistInfo) -> tuple[Split, Pa
             raise TrainError(f"{run} was started with other settings (see {run / 'train.yaml'}); --resume needs the same ones")
         last = run / state_file.read_text().strip() if state_file.is_file() else None
         return Split.load(run / "split.json"), last
-    split = split_episodes(args.data, args.val_fraction, args.seed, args.holdout_tasks)
+    split = split_episodes(args.data, args.val_fraction, args.seed, args.holdout_tasks, args.train_per_task)
     if not split.train:
         raise TrainError(f"{args.data}: no training episodes (found {len(split.val)} validation, {len(split.heldout_tasks)} held out)")
     if info.is_main:
@@ -301,7 +302,7 @@ def _train(args: TrainArgs, info: distributed.DistInfo) -> Path:
     stream = batches()
     bar = tqdm(total=args.max_steps, initial=step, desc=args.kind, disable=not (info.is_main and args.progress), unit="step")
     sums: dict[str, float] = {}
-    tick, seen = time.perf_counter(), 0
+    tick, seen, logged = time.perf_counter(), 0, 0
     model.train()
     while step < args.max_steps:
         batch = next(stream)
@@ -317,18 +318,19 @@ def _train(args: TrainArgs, info: distributed.DistInfo) -> Path:
         sched.step()
         step += 1
         seen += args.batch_size * info.world
+        logged += 1
         for k, v in metrics.items():
             sums[k] = sums.get(k, 0.0) + v
         if step % args.log_every == 0 or step == args.max_steps:
             rate = seen / (time.perf_counter() - tick)
-            means = {k: v / args.log_every for k, v in sums.items()}
+            means = {k: v / logged for k, v in sums.items()}
             if writer:
                 for k, v in means.items():
                     writer.add_scalar(f"train/{k}", v, step)
                 writer.add_scalar("train/lr", sched.get_last_lr()[0], step)
                 writer.add_scalar("train/samples_per_s", rate, step)
             bar.set_postfix(loss=f"{means.get('loss', float('nan')):.4f}", samples_per_s=f"{rate:.0f}")
-            sums, tick, seen = {}, time.perf_counter(), 0
+            sums, tick, seen, logged = {}, time.perf_counter(), 0, 0
         if val_set is not None and (step % args.val_every == 0 or step == args.max_steps) and info.is_main:
             val = _validate(args, model, val_set, frozen, caches.get("val"), info.device)
             for k, v in val.items():
