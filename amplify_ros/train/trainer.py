@@ -238,14 +238,9 @@ def _prepare_run(args: TrainArgs, info: distributed.DistInfo) -> tuple[Split, Pa
     return split, None
 
 
-def _train(args: TrainArgs, info: distributed.DistInfo) -> Path:
-    torch.manual_seed(args.seed + info.rank)
-    np.random.seed(args.seed + info.rank)
-    random.seed(args.seed + info.rank)
-    frozen, nested = _frozen_models(args, info.device)
-    split, last = _prepare_run(args, info)
-    actions = args.kind in ("inverse", "bc")
-    load = dict(cameras=args.cameras, require_actions=actions, action_horizon=args.chunk)
+def _load_data(args: TrainArgs, split: Split, info: distributed.DistInfo) -> tuple[WindowDataset, WindowDataset | None, dict]:
+    """Training and validation samples, and the facts about them a checkpoint records."""
+    load = dict(cameras=args.cameras, require_actions=args.kind in ("inverse", "bc"), action_horizon=args.chunk)
     train_set = WindowDataset(args.data, split.train, progress=args.progress and info.is_main, **load)
     val_set = WindowDataset(args.data, split.val, progress=False, **load) if split.val else None
     if not len(train_set):
@@ -256,17 +251,30 @@ def _train(args: TrainArgs, info: distributed.DistInfo) -> Path:
              "train_episodes": len(train_set.episodes), "train_samples": len(train_set), "preset": args.preset}
     if "tracks" in train_set[0]:
         stats["horizon"] = int(train_set[0]["tracks"].shape[-3])
+    return train_set, val_set, stats
+
+
+def _code_caches(args: TrainArgs, frozen: dict, train_set: WindowDataset, val_set: WindowDataset | None,
+                 info: distributed.DistInfo) -> dict[str, "CodeCache"]:
+    """The inverse model's input codes for every sample, predicted or from the true tracks."""
+    predicted = args.codes == "predicted"
+    # true-track codes come from the tokenizer the forward model carries
+    source = frozen["forward"] if predicted else load_checkpoint(resolve(args.forward) / "tokenizer", "tokenizer", str(info.device))[0]
+    return {name: CodeCache(data, source, predicted, info.device, args.progress and info.is_main)
+            for name, data in (("train", train_set), ("val", val_set)) if data is not None}
+
+
+def _train(args: TrainArgs, info: distributed.DistInfo) -> Path:
+    torch.manual_seed(args.seed + info.rank)
+    np.random.seed(args.seed + info.rank)
+    random.seed(args.seed + info.rank)
+    frozen, nested = _frozen_models(args, info.device)
+    split, last = _prepare_run(args, info)
+    train_set, val_set, stats = _load_data(args, split, info)
     for name, (_, frozen_stats) in frozen.items():
         check_data(frozen_stats, stats["image_size"], stats["views"], stats.get("horizon"))
     frozen = {name: model for name, (model, _) in frozen.items()}
-    caches = {}
-    if args.kind == "inverse":
-        predicted = args.codes == "predicted"
-        # true-track codes come from the tokenizer the forward model carries
-        source = frozen["forward"] if predicted else load_checkpoint(resolve(args.forward) / "tokenizer", "tokenizer", str(info.device))[0]
-        for name, data in (("train", train_set), ("val", val_set)):
-            if data is not None:
-                caches[name] = CodeCache(data, source, predicted, info.device, args.progress and info.is_main)
+    caches = _code_caches(args, frozen, train_set, val_set, info) if args.kind == "inverse" else {}
 
     model = _build(args, train_set, frozen).to(info.device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.95), weight_decay=0.01)
