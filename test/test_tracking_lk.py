@@ -116,3 +116,10 @@ def test_config_rejects_bad_values():
         LKConfig(win_size=8)
     with pytest.raises(ValueError, match="fb_threshold_px"):
         LKConfig(fb_threshold_px=0)
+
+
+def test_a_scene_cut_loses_textured_points_and_tracking_goes_on():
+    frames = np.concatenate([warped_video([translation(0, 0)] * 3, seed=3), warped_video([translation(0, 0)] * 3, seed=4)])
+    tracks = track_video(LKTracker(), frames)
+    assert tracks.visible[0, 3:].mean() < 0.2  # nothing of frame 0 is found after the cut
+    assert tracks.visible[3].all()  # the windows after the cut see their own frames

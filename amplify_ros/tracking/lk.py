@@ -6,10 +6,10 @@ then tracks the results back (forward-backward check). Per point and frame:
 
 * textured patch, back-tracked to within ``fb_threshold_px`` of where it started: moved;
   visible while inside the image;
-* a point whose estimate leaves the image: lost; kept where LK put it (outside [-1, 1]) when
-  the estimate passed the check, else where it was last seen;
 * textured patch that fails the check (occluded, or LK locked onto something else): lost for
   the rest of its window: invisible, left where it was last seen;
+* a point whose estimate leaves the image: lost; kept where LK put it (outside [-1, 1]) when
+  the estimate passed the check, else where it was last seen;
 * patch without texture (OpenCV's minimum-eigenvalue test fails: flat walls and table tops):
   no evidence of motion, so it stays put, stays visible and is tried again next frame.
 
@@ -105,9 +105,9 @@ class LKTracker(PointTracker):
     def _advance(self, gray: np.ndarray) -> None:
         """Move the followed points of every open window from the previous frame to ``gray``."""
         before = [w.xy[w.steps - 1] for w in self._open]
-        new, textured, consistent = self._track(
-            self._prev, gray, np.concatenate([xy[w.followed] for xy, w in zip(before, self._open)])
-        )
+        # never empty: the window opened on the previous frame follows all its points
+        followed = np.concatenate([xy[w.followed] for xy, w in zip(before, self._open)])
+        new, textured, consistent = self._track(self._prev, gray, followed)
         h, w_ = self.image_size
         inside = (new[:, 0] >= -0.5) & (new[:, 0] < w_ - 0.5) & (new[:, 1] >= -0.5) & (new[:, 1] < h - 0.5)
         offset = 0
