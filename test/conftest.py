@@ -14,3 +14,16 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))  # tests share small fixtures by import
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def short_dataset(tmp_path_factory) -> Path:
+    """Two short Meta-World episodes with ground-truth tracks (64 px, 7 frames); copy before changing."""
+    from amplify_ros.train.data_cli import main
+
+    root = tmp_path_factory.mktemp("short") / "ds"
+    argv = ["generate", "--tasks", "button-press-topdown", "--episodes", "2", "--out", str(root), "--max-steps", "6", "--image-size", "64"]
+    assert main(argv) == 0
+    return root

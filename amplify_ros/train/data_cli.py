@@ -3,6 +3,8 @@
     amplify-data generate --env metaworld --tasks button-press-topdown,door-open --episodes 5 --out data/demo
     amplify-data info data/demo
     amplify-data view data/demo/door-open/episode_00000.h5 --out door-open.mp4
+    amplify-data track data/demo --backend lk --overwrite
+    amplify-data import-video clip1.mp4 frames_dir/ --task "pick up the red cup" --out data/videos
 """
 
 from __future__ import annotations
@@ -31,6 +33,13 @@ def _nonneg_float(text: str) -> float:
     value = float(text)
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
     return value
 
 
@@ -64,6 +73,24 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--frames", type=_positive_int, default=6, help="frames in an image strip (default 6)")
     v.add_argument("--fps", type=float, default=20.0, help="video frame rate (default 20)")
     v.add_argument("--scale", type=_positive_int, default=4, help="upscaling factor (default 4)")
+
+    t = sub.add_parser("track", help="fill in (or replace) episodes' point tracks with a tracker")
+    t.add_argument("root", type=Path, help="dataset folder")
+    t.add_argument("--backend", default="lk", choices=["lk", "cotracker"], help="tracker (default lk: OpenCV Lucas-Kanade, no weights)")
+    t.add_argument("--overwrite", action="store_true", help="replace existing tracks too (default: only episodes without them)")
+    t.add_argument("--workers", type=_positive_int, default=1, help="local worker processes (default 1)")
+    t.add_argument("--shard", default="0/1", help="i/N: only every N-th episode starting at i, to split one dataset over machines")
+    t.add_argument("--cotracker-repo", default=None, help="local checkout of github.com/facebookresearch/co-tracker")
+    t.add_argument("--cotracker-checkpoint", default=None, help="local CoTracker checkpoint file (.pth)")
+    t.add_argument("--cotracker-model", default="cotracker3_offline", help="hubconf entry point (default cotracker3_offline)")
+    t.add_argument("--device", default="cpu", help="torch device for CoTracker (default cpu)")
+
+    m = sub.add_parser("import-video", help="turn video files or image folders into action-free episodes")
+    m.add_argument("files", type=Path, nargs="+", help="video files (mp4, avi, ...) or folders of images")
+    m.add_argument("--task", required=True, help='the task in words, e.g. "pick up the red cup" (folder: pick-up-the-red-cup)')
+    m.add_argument("--out", type=Path, required=True, help="dataset folder (created, or extended if made with the same settings)")
+    m.add_argument("--fps", type=_positive_float, default=20.0, help="output frame rate; videos are resampled to it (default 20)")
+    m.add_argument("--size", type=_positive_int, default=128, help="square image side after centre crop (default 128)")
     return parser
 
 
@@ -183,13 +210,71 @@ def cmd_view(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_track(args: argparse.Namespace) -> int:
+    from amplify_ros.data.dataset import list_episodes
+    from amplify_ros.tracking import TrackerSpec
+    from amplify_ros.tracking.cotracker import CoTrackerUnavailable
+    from amplify_ros.tracking.preprocess import run, select_shard
+
+    if not args.root.is_dir():
+        raise CliError(f"{args.root} is not a folder")
+    shard = _parse_shard(args.shard)
+    spec = TrackerSpec(args.backend, args.cotracker_repo, args.cotracker_checkpoint, args.cotracker_model, args.device)
+    try:
+        tracker = spec.build()  # fails now, not in a worker, when CoTracker is missing
+    except CoTrackerUnavailable as e:
+        raise CliError(str(e)) from None
+    paths = select_shard(list_episodes(args.root), shard)
+    counts = {"tracked": 0, "skipped": 0, "corrupt": 0}
+    frames = 0
+    start = time.perf_counter()
+    with tqdm(total=len(paths), unit="ep", desc=f"track ({args.backend})") as bar:
+        for result in run(paths, spec, tracker, args.overwrite, args.workers):
+            counts[result.status] += 1
+            if result.status == "corrupt":
+                tqdm.write(f"amplify-data: skipped {result.detail}", file=sys.stderr)
+            elif result.status == "tracked":
+                frames += result.frames
+                bar.set_postfix(frames_per_s=f"{frames / (time.perf_counter() - start):.0f}")
+            bar.update()
+    print(
+        f"{counts['tracked']} episode(s) tracked with {args.backend}, {counts['skipped']} already had tracks"
+        f"{' (use --overwrite to replace them)' if counts['skipped'] else ''}, {counts['corrupt']} unreadable",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_import_video(args: argparse.Namespace) -> int:
+    from amplify_ros.data.video_import import import_videos
+
+    imported = skipped = 0
+    try:
+        for result in import_videos(args.files, args.task, args.out, args.fps, args.size):
+            if result.path is None:
+                skipped += 1
+                print(f"amplify-data: skipped {result.error}", file=sys.stderr)
+            else:
+                imported += 1
+                print(f"{result.source} -> {result.path} ({result.frames} frames)", file=sys.stderr)
+    except ValueError as e:  # a task sentence that names no folder
+        raise CliError(str(e)) from None
+    if not imported:
+        raise CliError(f"none of the {skipped} input(s) could be imported")
+    print(f"imported {imported} video(s) into {args.out}, skipped {skipped}", file=sys.stderr)
+    return 1 if skipped else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from amplify_ros.data.dataset import DatasetMismatchError
     from amplify_ros.sim.headless import HeadlessGLError
     from amplify_ros.sim.metaworld_tasks import UnknownTaskError
 
     args = build_parser().parse_args(argv)
-    handlers = {"generate": cmd_generate, "info": cmd_info, "view": cmd_view}
+    handlers = {
+        "generate": cmd_generate, "info": cmd_info, "view": cmd_view,
+        "track": cmd_track, "import-video": cmd_import_video,
+    }
     try:
         return handlers[args.command](args)
     except (CliError, UnknownTaskError, DatasetMismatchError, HeadlessGLError) as e:
