@@ -1,6 +1,5 @@
 """Inverse / BC training, the Policy object, and closed-loop episodes in Meta-World."""
 
-import json
 
 import numpy as np
 import pytest

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import yaml
 
-from amplify_ros.data.episode import Tracks, read_episode, read_summary, write_episode
+from amplify_ros.data.episode import read_episode, read_summary, write_episode
 from amplify_ros.train.data_cli import main
 
 

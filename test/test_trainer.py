@@ -67,7 +67,7 @@ def test_resume_continues_exactly(data, tmp_path, monkeypatch):
     real_save = trainer._save
 
     def save_then_die(*args, **kwargs):
-        path = real_save(*args, **kwargs)
+        real_save(*args, **kwargs)
         raise KeyboardInterrupt  # killed right after the step-3 checkpoint
 
     monkeypatch.setattr(trainer, "_save", save_then_die)

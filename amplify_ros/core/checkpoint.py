@@ -16,7 +16,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
 from safetensors.torch import load_file, save_file
 from torch import nn

@@ -20,48 +20,23 @@ from einops import rearrange
 from torch import nn
 
 from amplify_ros.core.fsq import FSQ
-from amplify_ros.core.resnet import ResNet18, normalise_images
+from amplify_ros.core.image_tokens import ImageTokens, TrunkConfig
 from amplify_ros.core.text import WordBagEncoder
 from amplify_ros.core.transformer import Transformer, prefix_causal_mask
 
 
 @dataclass
-class ForwardConfig:
+class ForwardConfig(TrunkConfig):
     # inputs / outputs
     image_size: int = 128
     views: int = 1
     code_len: int = 15
     fsq_levels: list[int] = field(default_factory=lambda: [8, 8, 6, 5])
     vocab: list[str] = field(default_factory=lambda: ["<unk>"])
-    # architecture
-    dim: int = 256
-    depth: int = 4
-    heads: int = 8
-    dropout: float = 0.1
-    resnet_width: int = 32
-    stem_pool: bool = False  # False: 8x8 patch tokens at 128 px
 
     def __post_init__(self) -> None:
         if self.code_len < 1:
             raise ValueError(f"code_len must be >= 1, got {self.code_len}")
-
-
-class ImageTokens(nn.Module):
-    """ResNet-18 patch tokens of every view, projected to the model width, with position and
-    view embeddings; shared by the forward model, the track baseline and the inverse model."""
-
-    def __init__(self, image_size: int, views: int, dim: int, width: int, stem_pool: bool) -> None:
-        super().__init__()
-        self.resnet = ResNet18(width, stem_pool)
-        self.num_tokens = views * self.resnet.num_tokens(image_size, image_size)
-        self.proj = nn.Linear(self.resnet.out_dim, dim)
-        self.pos = nn.Parameter(torch.randn(self.num_tokens, dim) * 0.02)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """images (B, V, H, W, 3) uint8 -> (B, V*P, D)."""
-        b = images.shape[0]
-        feats = self.resnet(normalise_images(rearrange(images, "b v h w c -> (b v) h w c")))
-        return self.proj(rearrange(feats, "(b v) p c -> b (v p) c", b=b)) + self.pos
 
 
 class ForwardModel(nn.Module):

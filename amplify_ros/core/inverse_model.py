@@ -21,14 +21,14 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from amplify_ros.core.forward_model import ImageTokens
+from amplify_ros.core.image_tokens import ImageTokens, TrunkConfig
 from amplify_ros.core.fsq import FSQ
 from amplify_ros.core.text import WordBagEncoder
 from amplify_ros.core.transformer import Transformer
 
 
 @dataclass
-class InverseConfig:
+class InverseConfig(TrunkConfig):
     # inputs / outputs
     image_size: int = 128
     views: int = 1
@@ -45,13 +45,6 @@ class InverseConfig:
     action_high: list[float] = field(default_factory=list)
     proprio_mean: list[float] = field(default_factory=list)
     proprio_std: list[float] = field(default_factory=list)
-    # architecture
-    dim: int = 256
-    depth: int = 4
-    heads: int = 8
-    dropout: float = 0.1
-    resnet_width: int = 32
-    stem_pool: bool = False
     # objective
     std: float | None = 0.1  # fixed std of the truncated normal; None: learned per dimension
     discount: float = 0.99

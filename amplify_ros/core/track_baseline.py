@@ -18,25 +18,18 @@ import torch
 from einops import rearrange
 from torch import nn
 
-from amplify_ros.core.forward_model import ImageTokens
+from amplify_ros.core.image_tokens import ImageTokens, TrunkConfig
 from amplify_ros.core.text import WordBagEncoder
 from amplify_ros.core.transformer import Transformer
 
 
 @dataclass
-class TrackBaselineConfig:
+class TrackBaselineConfig(TrunkConfig):
     # inputs / outputs
     image_size: int = 128
     views: int = 1
     horizon: int = 16
     vocab: list[str] = field(default_factory=lambda: ["<unk>"])
-    # architecture
-    dim: int = 256
-    depth: int = 4
-    heads: int = 8
-    dropout: float = 0.1
-    resnet_width: int = 32
-    stem_pool: bool = False
     # training
     train_points: int | None = 100  # query points per sample during training (None: all)
     invisible_weight: float = 0.1

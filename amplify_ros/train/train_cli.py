@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"amplify-train: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"amplify-train: interrupted; continue with the same command and --resume", file=sys.stderr)
+        print("amplify-train: interrupted; continue with the same command and --resume", file=sys.stderr)
         return 130
     print(f"final checkpoint: {final}", file=sys.stderr)
     return 0
