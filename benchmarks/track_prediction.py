@@ -44,7 +44,7 @@ def main() -> int:
     p.add_argument("--runs", type=Path, default=Path("runs/track_prediction"))
     p.add_argument("--preset", default="small")
     p.add_argument("--holdout-tasks", default="hammer,faucet-close")
-    p.add_argument("--tokenizer-steps", type=int, default=1500)
+    p.add_argument("--tokenizer-steps", type=int, default=1200)
     p.add_argument("--forward-steps", type=int, default=1200)
     p.add_argument("--baseline-steps", type=int, default=1200)
     p.add_argument("--max-samples", type=int, default=2000)

@@ -107,7 +107,9 @@ class MotionTokenizer(nn.Module):
 
     def encode(self, tracks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """tracks (B, V, S, N, 2) -> (codes (B, T, C) with straight-through gradient, indices (B, T))."""
-        vel = tracks[:, :, 1:] - tracks[:, :, :-1]
+        # velocities in pixels per step: O(1) inputs (in normalised units they are ~0.01 and the
+        # encoder collapses onto a single code)
+        vel = (tracks[:, :, 1:] - tracks[:, :, :-1]) * (self.cfg.image_size / 2)
         x = self.proj_in(rearrange(vel, "b v t n c -> b t (v n c)")) + self.enc_pos
         x = self.encoder(x, mask=self._enc_mask)
         return self.fsq(self.to_fsq(x))
