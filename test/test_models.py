@@ -11,8 +11,10 @@ B, V, S, N, SIZE = 4, 2, 6, 10, 32
 
 
 def tracks_moving(speed_px=1.0):
+    """Points drifting right at ``speed_px`` pixels per step (a float, or one per sample)."""
     start = torch.rand(B, V, N, 2) * 1.6 - 0.8
-    steps = torch.arange(S).view(1, 1, S, 1, 1) * torch.tensor([0.0, speed_px * 2 / SIZE])
+    speed = torch.as_tensor(speed_px, dtype=torch.float32).reshape(-1, 1, 1, 1, 1) * (2 / SIZE)
+    steps = torch.arange(S).view(1, 1, S, 1, 1) * torch.tensor([0.0, 1.0]) * speed
     return start.unsqueeze(2) + steps
 
 
@@ -30,13 +32,13 @@ def test_tokenizer_shapes_and_learning_on_a_fixed_batch():
     torch.manual_seed(0)
     cfg = TokenizerConfig(image_size=SIZE, views=V, num_points=N, horizon=S, **TINY_TOKENIZER)
     model = MotionTokenizer(cfg)
-    tracks = tracks_moving()
+    tracks = tracks_moving([0.0, 1.0, 2.0, 3.0])  # only the codes can tell the decoder which
     codes, idx = model.encode(tracks)
     assert codes.shape == (B, S - 1, 2) and idx.shape == (B, S - 1)
     assert model.decode_logits(codes).shape == (B, V, S - 1, N, 225)
     opt = torch.optim.Adam(model.parameters(), 3e-3)
     first = model(tracks)[0].item()
-    for _ in range(60):
+    for _ in range(250):
         loss, _ = model(tracks)
         opt.zero_grad()
         loss.backward()
@@ -44,6 +46,7 @@ def test_tokenizer_shapes_and_learning_on_a_fixed_batch():
     assert loss.item() < 0.3 * first
     recon = model.reconstruct(tracks)
     assert recon.shape == tracks.shape and ((recon - tracks).abs() * SIZE / 2 < 0.5).float().mean() > 0.9
+    assert torch.unique(model.encode(tracks)[1][:, 0]).numel() == 4  # a code per speed, no collapse
 
 
 def test_tokenizer_encoder_is_causal():
