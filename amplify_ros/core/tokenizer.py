@@ -47,6 +47,7 @@ class TokenizerConfig:
     # training
     view_weights: list[float] | None = None  # loss weight per view (paper: 0.9 / 0.1)
     train_points: int | None = None  # points per sample in the decoder loss (None: all)
+    still_weight: float = 1.0  # loss weight of the "no motion" class (the paper's unused weighted_ce)
 
     def __post_init__(self) -> None:
         if self.window % 2 == 0 or self.window < 3:
@@ -141,7 +142,9 @@ class MotionTokenizer(nn.Module):
         target = displacement_classes(tracks, cfg.image_size, cfg.window)  # (B, V, T, N)
         if points is not None:
             target = target[..., points]
-        ce = F.cross_entropy(rearrange(logits, "b v t n k -> b k v t n"), target, reduction="none")
+        weight = torch.ones(cfg.window**2, device=logits.device)
+        weight[(cfg.window // 2) * (cfg.window + 1)] = cfg.still_weight  # class of (0, 0)
+        ce = F.cross_entropy(rearrange(logits, "b v t n k -> b k v t n"), target, weight=weight, reduction="none")
         per_view = ce.mean(dim=(0, 2, 3))  # (V,)
         weights = torch.tensor(cfg.view_weights or [1.0 / cfg.views] * cfg.views, device=ce.device)
         loss = (per_view * weights).sum()
