@@ -222,8 +222,13 @@ def _prepare_run(args: TrainArgs, info: distributed.DistInfo) -> tuple[Split, Pa
     if existing:
         if not args.resume:
             raise TrainError(f"{run} already holds a run: pass --resume to continue it, or choose another --out")
-        if (run / "train.yaml").read_text() != args.as_yaml():
-            raise TrainError(f"{run} was started with other settings (see {run / 'train.yaml'}); --resume needs the same ones")
+        saved, now = yaml.safe_load((run / "train.yaml").read_text()), yaml.safe_load(args.as_yaml())
+        defaults = {f.name: f.default for f in dataclasses.fields(TrainArgs)}
+        # settings added after the run started count as equal when they keep their default
+        differ = sorted(k for k in saved.keys() | now.keys() if saved.get(k, defaults.get(k)) != now.get(k))
+        if differ:
+            raise TrainError(f"{run} was started with other settings ({', '.join(differ)}; see {run / 'train.yaml'}); "
+                             "--resume needs the same ones")
         last = run / state_file.read_text().strip() if state_file.is_file() else None
         return Split.load(run / "split.json"), last
     split = split_episodes(args.data, args.val_fraction, args.seed, args.holdout_tasks, args.train_per_task)
