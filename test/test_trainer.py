@@ -148,3 +148,11 @@ def test_torchrun_with_two_cpu_processes(data, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     model, _ = load_checkpoint(out, "tokenizer")
     assert resolve(out).name == "step_0000004"
+
+
+def test_resuming_a_finished_run_returns_at_once(tokenizer_run, data, monkeypatch):
+    def no_loading(*args, **kwargs):
+        raise AssertionError("a finished run must not load its data again")
+
+    monkeypatch.setattr(trainer, "_load_data", no_loading)
+    assert train_tokenizer(data, tokenizer_run, 30, "--resume") == 0

@@ -275,6 +275,8 @@ def _train(args: TrainArgs, info: distributed.DistInfo) -> Path:
     random.seed(args.seed + info.rank)
     frozen, nested = _frozen_models(args, info.device)
     split, last = _prepare_run(args, info)
+    if last is not None and torch.load(last / "training_state.pt", weights_only=False)["step"] >= args.max_steps:
+        return last  # resuming a finished run: nothing to load or train
     train_set, val_set, stats = _load_data(args, split, info)
     for name, (_, frozen_stats) in frozen.items():
         check_data(frozen_stats, stats["image_size"], stats["views"], stats.get("horizon"))
