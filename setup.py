@@ -29,6 +29,11 @@ setup(
             "amplify-data = amplify_ros.train.data_cli:main",
             "amplify-train = amplify_ros.train.train_cli:main",
             "amplify-eval = amplify_ros.train.eval_cli:main",
+            "amplify-export = amplify_ros.train.export_cli:main",
+            "amplify-bringup = amplify_ros.nodes.bringup:main",
+            "amplify-demo = amplify_ros.nodes.demo:main",
+            "sim_bridge_node = amplify_ros.nodes.sim_bridge_node:main",
+            "policy_node = amplify_ros.nodes.policy_node:main",
         ],
     },
 )

@@ -69,3 +69,12 @@ class OpenLoopChunks:
         if not self._queue:
             raise RuntimeError("the chunk is used up: push a new one first")
         return self._queue.popleft()
+
+
+def make_chunker(kind: str, chunk: int, k: float = 0.01, execute: int | None = None) -> TemporalEnsembler | OpenLoopChunks:
+    """``temporal`` (a chunk every step, ensembled) or ``open-loop`` (``execute`` steps per chunk)."""
+    if kind == "temporal":
+        return TemporalEnsembler(chunk, k)
+    if kind == "open-loop":
+        return OpenLoopChunks(chunk, execute)
+    raise ValueError(f"ensemble must be 'temporal' or 'open-loop', got {kind!r}")

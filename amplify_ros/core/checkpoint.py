@@ -82,7 +82,10 @@ def load_checkpoint(path: Path, kind: str | None = None, device: str = "cpu") ->
     if unknown:
         raise CheckpointError(f"{path}/model.yaml has fields this version does not know: {sorted(unknown)}")
     model = cls(cfg_cls(**meta["config"]))
-    state = load_file(str(path / "model.safetensors"))
+    try:
+        state = load_file(str(path / "model.safetensors"))
+    except Exception as err:  # safetensors raises its own error types for truncated/garbage files
+        raise CheckpointError(f"{path}/model.safetensors is not readable: {err}") from err
     expected = model.state_dict()
     problems = [f"{k}: missing" for k in expected if k not in state]
     problems += [f"{k}: unexpected" for k in state if k not in expected]
@@ -93,9 +96,30 @@ def load_checkpoint(path: Path, kind: str | None = None, device: str = "cpu") ->
     ]
     if problems:
         raise CheckpointError(f"{path}: weights do not fit the config ({'; '.join(problems[:5])}{' ...' if len(problems) > 5 else ''})")
-    model.load_state_dict(state)
+    model.load_state_dict(state)  # casts half-precision exports back to the model's float32
     stats = json.loads((path / "stats.json").read_text()) if (path / "stats.json").is_file() else {}
     return model.to(device).eval(), stats
+
+
+def export_checkpoint(src: Path, dst: Path, half: bool = True) -> Path:
+    """A deployable copy of a checkpoint (and its nested ones): weights, config and stats only,
+    floating-point weights stored as float16 when ``half`` (half the size; loads as float32)."""
+    src = resolve(src)
+    tmp = dst.with_name(dst.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name in ("model.yaml", "stats.json"):
+        if (src / name).is_file():
+            shutil.copy2(src / name, tmp / name)
+    state = load_file(str(src / "model.safetensors"))
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    save_file(state, str(tmp / "model.safetensors"))
+    for sub in sorted(p for p in src.iterdir() if (p / "model.yaml").is_file()):
+        export_checkpoint(sub, tmp / sub.name, half)
+    shutil.rmtree(dst, ignore_errors=True)
+    tmp.rename(dst)
+    return dst
 
 
 def check_data(stats: dict[str, Any], image_size: int, views: int, horizon: int | None = None) -> None:

@@ -19,6 +19,8 @@ import torch
 from amplify_ros.core.checkpoint import CheckpointError, load_checkpoint, resolve
 from amplify_ros.core.forward_model import ForwardModel
 from amplify_ros.core.inverse_model import InverseModel
+from amplify_ros.core.tokenizer import MotionTokenizer
+from amplify_ros.core.tracks import grid_queries
 
 
 @dataclass
@@ -30,28 +32,32 @@ class ChunkPrediction:
 
 class Policy:
     def __init__(self, inverse: InverseModel, forward: ForwardModel | None = None, cameras: list[str] | None = None,
-                 device: str = "cpu") -> None:
-        if inverse.cfg.use_codes and forward is None:
-            raise CheckpointError("this inverse model needs motion codes: give it its forward model")
+                 device: str = "cpu", tokenizer: MotionTokenizer | None = None) -> None:
         self.cameras = list(cameras or ["corner"])[: inverse.cfg.views]
         if len(self.cameras) != inverse.cfg.views:
             raise CheckpointError(f"the model takes {inverse.cfg.views} views but names {len(self.cameras)} cameras")
         self.inverse = inverse.eval()
         self.forward = forward.eval() if forward is not None else None
+        self.tokenizer = tokenizer.eval() if tokenizer is not None else None
         self.device = torch.device(device)
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "cpu") -> "Policy":
+    def load(cls, path: str | Path, device: str = "cpu", with_forward: bool = True) -> "Policy":
+        """``with_forward=False``: the codes will come from elsewhere (a forward node), see ``predict``."""
         path = resolve(Path(path))
         inverse, stats = load_checkpoint(path, device=device)
         if not isinstance(inverse, InverseModel):
             raise CheckpointError(f"{path} holds a {type(inverse).__name__}, not a policy (inverse or bc) checkpoint")
-        forward = load_checkpoint(path / "forward", "forward", device)[0] if inverse.cfg.use_codes else None
-        return cls(inverse, forward, stats.get("cameras"), device)
+        forward = tokenizer = None
+        if inverse.cfg.use_codes and with_forward:
+            forward = load_checkpoint(path / "forward", "forward", device)[0]
+            if (path / "forward" / "tokenizer").is_dir():  # optional: only needed to draw predicted tracks
+                tokenizer = load_checkpoint(path / "forward" / "tokenizer", "tokenizer", device)[0]
+        return cls(inverse, forward, stats.get("cameras"), device, tokenizer)
 
     @property
     def kind(self) -> str:
-        return "amplify" if self.forward is not None else "bc"
+        return "amplify" if self.inverse.cfg.use_codes else "bc"
 
     @property
     def image_size(self) -> int:
@@ -80,15 +86,23 @@ class Policy:
             raise ValueError(f"proprio is not finite: {proprio}")
 
     @torch.inference_mode()
-    def predict(self, images: np.ndarray, proprio: np.ndarray, sentence: str) -> ChunkPrediction:
-        """images (V, H, W, 3) uint8, proprio (P,) -> the action chunk for now and the next steps."""
+    def predict(self, images: np.ndarray, proprio: np.ndarray, sentence: str, codes: np.ndarray | None = None) -> ChunkPrediction:
+        """images (V, H, W, 3) uint8, proprio (P,) -> the action chunk for now and the next steps.
+        An AMPLIFY policy predicts its motion codes unless ``codes`` (T,) are given."""
         self.check_inputs(images, proprio)
+        if self.inverse.cfg.use_codes and codes is None and self.forward is None:
+            raise ValueError("this inverse model needs motion codes: pass them, or load the policy with its forward model")
+        if codes is not None and np.shape(codes) != (self.inverse.cfg.code_len,):
+            raise ValueError(f"expected {self.inverse.cfg.code_len} motion codes, got shape {np.shape(codes)}")
+        if codes is not None and not 0 <= int(np.min(codes)) <= int(np.max(codes)) < self.inverse.fsq.codebook_size:
+            raise ValueError(f"motion codes must lie in [0, {self.inverse.fsq.codebook_size}); got {np.asarray(codes).tolist()}")
         img = torch.from_numpy(np.ascontiguousarray(images)).unsqueeze(0).to(self.device)
         prop = torch.from_numpy(np.asarray(proprio, np.float32)).unsqueeze(0).to(self.device)
         timings: dict[str, float] = {}
-        codes = None
         t0 = time.perf_counter()
-        if self.forward is not None:
+        if codes is not None:
+            codes = torch.as_tensor(np.asarray(codes), dtype=torch.long, device=self.device).unsqueeze(0)
+        elif self.inverse.cfg.use_codes:
             codes = self.forward.predict(img, [sentence])
             timings["forward_ms"] = (time.perf_counter() - t0) * 1e3
         t1 = time.perf_counter()
@@ -96,3 +110,14 @@ class Policy:
         timings["inverse_ms"] = (time.perf_counter() - t1) * 1e3
         timings["total_ms"] = (time.perf_counter() - t0) * 1e3
         return ChunkPrediction(actions[0].cpu().numpy(), None if codes is None else codes[0].cpu().numpy(), timings)
+
+    @torch.inference_mode()
+    def decode_tracks(self, codes: np.ndarray) -> np.ndarray | None:
+        """Motion codes (T,) -> the predicted tracks of the query grid, (V, S, N, 2) normalised
+        (row, col); None without a tokenizer (BC, or a checkpoint shipped without one)."""
+        if self.tokenizer is None:
+            return None
+        start = torch.from_numpy(grid_queries()).float().to(self.device)
+        start = start.expand(1, self.views, *start.shape)
+        idx = torch.as_tensor(np.asarray(codes), dtype=torch.long, device=self.device).unsqueeze(0)
+        return self.tokenizer.decode_indices(idx, start)[0].cpu().numpy()

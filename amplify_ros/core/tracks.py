@@ -11,6 +11,7 @@ Conventions (docs/dataset.md):
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 GRID_SIZE = 20
@@ -38,3 +39,25 @@ def to_normalised(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
     """Continuous pixel (row, col) -> normalised (row, col)."""
     scale = np.array([height, width], dtype=np.float64) / 2
     return np.asarray(pixels, dtype=np.float64) / scale - 1
+
+
+def centre_square(height: int, width: int) -> tuple[int, int, int]:
+    """(top, left, side) of the largest centred square: the crop every camera image gets."""
+    side = min(height, width)
+    return (height - side) // 2, (width - side) // 2, side
+
+
+def square_to_source_xy(points: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Normalised (row, col) in the centre-square crop -> pixel (x, y) in the full source image."""
+    top, left, side = centre_square(height, width)
+    rc = to_pixels(points, side, side) + np.array([top, left], dtype=np.float64)
+    return rc[..., ::-1]
+
+
+def square(image: np.ndarray, size: int) -> np.ndarray:
+    """Centre-crop to the largest square, resize to ``size`` x ``size`` (what the models see)."""
+    top, left, side = centre_square(*image.shape[:2])
+    crop = image[top : top + side, left : left + side]
+    if side == size:
+        return np.ascontiguousarray(crop)
+    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA if side >= size else cv2.INTER_LINEAR)

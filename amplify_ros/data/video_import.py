@@ -25,6 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from amplify_ros.core.tracks import square
 from amplify_ros.data.dataset import episode_path, prepare
 from amplify_ros.data.episode import SUFFIX, Episode, write_episode
 
@@ -48,15 +49,6 @@ def task_name(sentence: str) -> str:
     if not name:
         raise ValueError(f"task sentence {sentence!r} has no letters or digits to name a folder with")
     return name
-
-
-def square(image: np.ndarray, size: int) -> np.ndarray:
-    """Centre-crop to the largest square, resize to ``size`` x ``size``."""
-    h, w = image.shape[:2]
-    side = min(h, w)
-    top, left = (h - side) // 2, (w - side) // 2
-    crop = image[top : top + side, left : left + side]
-    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA if side >= size else cv2.INTER_LINEAR)
 
 
 def _natural_key(path: Path) -> list:

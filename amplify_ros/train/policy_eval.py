@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from amplify_ros.control.chunking import OpenLoopChunks, TemporalEnsembler
+from amplify_ros.control.chunking import make_chunker
 
 EVAL_SEED = 1_000_003  # datasets use small seeds; evaluation episodes never coincide with them
 
@@ -78,8 +78,7 @@ def run_episode(task: str, index: int, seed: int, settings: EvalSettings, write_
         if sim is not None:
             sim.close()
         sim = _STATE["sim"] = MetaWorldTask(task, policy.image_size, cameras)
-    chunks = (TemporalEnsembler(policy.chunk, settings.ensemble_k) if settings.ensemble == "temporal"
-              else OpenLoopChunks(policy.chunk, settings.execute))
+    chunks = make_chunker(settings.ensemble, policy.chunk, settings.ensemble_k, settings.execute)
     sim.reset(seed)
     outcome = Outcome(task, index, seed, False, 0, "timeout")
     frames = []

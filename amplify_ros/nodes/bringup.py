@@ -1,0 +1,125 @@
+"""amplify-bringup: every node a config YAML names, in one process, without `ros2 launch`.
+
+    amplify-bringup config/sim_demo.yaml
+
+The YAML is a ROS 2 parameter file (the same file the launch files pass to their nodes), with
+one extra section the nodes ignore, which says what to start::
+
+    amplify_bringup:
+      ros__parameters:
+        nodes: [sim_bridge_node, policy_node]                 # modules of amplify_ros.nodes
+        remappings: ["amplify_policy:joint_states:=/ee_state"] # node name:from:=to
+
+Each node reads its own section (by node name) through rcl's ``--params-file``, exactly as under
+``ros2 launch``. Nodes share one MultiThreadedExecutor; Ctrl-C shuts everything down cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import rclpy
+import yaml
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
+
+NODES: dict[str, tuple[str, str]] = {  # module -> (class, node name)
+    "sim_bridge_node": ("SimBridgeNode", "amplify_sim_bridge"),
+    "policy_node": ("PolicyNode", "amplify_policy"),
+    "forward_node": ("ForwardNode", "amplify_forward"),
+    "inverse_node": ("InverseNode", "amplify_inverse"),
+    "tracker_node": ("TrackerNode", "amplify_tracker"),
+}
+
+
+class BringupError(ValueError):
+    """A config that does not say which known nodes to start."""
+
+
+def read_graph(path: Path) -> tuple[list[str], dict[str, list[str]]]:
+    """(node modules to start, remapping rules 'from:=to' per node name) from a config YAML."""
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise BringupError(f"cannot read {path}: {err}") from err
+    section = (doc.get("amplify_bringup") or {}).get("ros__parameters") or {}
+    nodes = list(section.get("nodes") or [])
+    if not nodes:
+        raise BringupError(f"{path} names no nodes: add amplify_bringup.ros__parameters.nodes: [...]")
+    unknown = [n for n in nodes if n not in NODES]
+    if unknown:
+        raise BringupError(f"{path}: unknown nodes {unknown}; known: {', '.join(NODES)}")
+    remaps: dict[str, list[str]] = {}
+    for rule in section.get("remappings") or []:
+        node, sep, mapping = str(rule).partition(":")
+        if not sep or ":=" not in mapping:
+            raise BringupError(f"{path}: remapping {rule!r} is not 'node_name:from:=to'")
+        remaps.setdefault(node.strip(), []).append(mapping.strip())
+    return nodes, remaps
+
+
+def build_nodes(path: Path) -> list[Node]:
+    """Construct the configured nodes (rclpy must be initialised)."""
+    modules, remaps = read_graph(path)
+    nodes = []
+    for module in modules:
+        cls_name, node_name = NODES[module]
+        cls = getattr(importlib.import_module(f"amplify_ros.nodes.{module}"), cls_name)
+        cli = ["--ros-args", "--params-file", str(path)]
+        for rule in remaps.get(node_name, []):
+            cli += ["-r", rule]
+        nodes.append(cls(cli_args=cli))
+    return nodes
+
+
+def spin(nodes: list[Node], until: Callable[[], bool] | None = None) -> None:
+    """Spin ``nodes`` on one MultiThreadedExecutor until Ctrl-C, SIGTERM or ``until()``; then
+    let running callbacks finish before the nodes and the context go (a callback publishing
+    into a shut-down context fails)."""
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    executor = MultiThreadedExecutor()
+    for node in nodes:
+        executor.add_node(node)
+    try:
+        while rclpy.ok() and not stop.is_set() and not (until and until()):
+            executor.spin_once(timeout_sec=0.1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        for node in nodes:
+            executor.remove_node(node)
+        # rclpy 9 destroys the executor's guard condition before joining its thread pool, so a
+        # callback handed to the pool just before would fail on it: let those start first.
+        time.sleep(0.2)
+        executor.shutdown(timeout_sec=5.0)
+        for node in nodes:
+            node.destroy_node()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("config", type=Path, help="config YAML (e.g. config/sim_demo.yaml)")
+    args, ros_args = p.parse_known_args(argv)
+    try:
+        with rclpy.init(args=ros_args, signal_handler_options=SignalHandlerOptions.NO):  # spin() handles signals
+            spin(build_nodes(args.config))
+    except BringupError as err:
+        print(f"amplify-bringup: {err}", file=sys.stderr)
+        return 2
+    except ExternalShutdownException:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

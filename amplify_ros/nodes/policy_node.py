@@ -1,0 +1,230 @@
+"""policy_node: camera image + robot state + task sentence -> action chunk and next command.
+
+Runs the forward model and the inverse model in one process (the lowest-latency option) and
+publishes what forward_node and inverse_node publish together, on the same topics
+(docs/interfaces.md). inverse_node is this node with motion tokens taken from a topic.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import rclpy
+import torch
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, qos_profile_sensor_data
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Header, String
+from trajectory_msgs.msg import JointTrajectory
+
+from amplify_ros.control.chunking import make_chunker
+from amplify_ros.control.freshness import refuse_reason
+from amplify_ros.core.checkpoint import CheckpointError
+from amplify_ros.core.overlay import draw_tracks
+from amplify_ros.core.policy import Policy
+from amplify_ros.core.tracks import square, square_to_source_xy
+from amplify_ros.nodes.conversions import ImageConversionError, numpy_to_imgmsg, to_rgb
+from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
+from amplify_ros.nodes.parameters import LiveParameters
+from amplify_ros.nodes.qos import image_qos, latched_qos
+from amplify_ros.nodes.state_msgs import joint_vector
+from amplify_ros.nodes.tensor_msgs import chunk_to_trajectory, codes_to_msg, tracks_to_msg
+
+
+def stamp_seconds(header: Header) -> float:
+    return header.stamp.sec + header.stamp.nanosec * 1e-9
+
+
+class PolicyNode(Node):
+    """Subscribes camera/image_raw, joint_states, amplify/task; publishes amplify/action_chunk,
+    amplify/command, amplify/motion_tokens, amplify/predicted_tracks (+ /overlay)."""
+
+    def __init__(self, node_name: str = "amplify_policy", with_forward: bool = True, **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        self.health = Health()
+        self._with_forward = with_forward
+        self.policy: Policy | None = None
+        self.sentence: str | None = None
+        self._state: tuple[np.ndarray, float] | None = None
+        p = LiveParameters(self)
+        self.device = p.declare("device", "cpu", "torch device for inference", choices=("cpu", "cuda"))
+        torch.set_num_threads(p.declare("threads", 1, "torch threads for inference (1 is fastest on a busy CPU)", range=(1, 64)))
+        self.ensemble = p.declare("ensemble", "temporal", "how chunks become commands: 'temporal' predicts every frame "
+                                  "and averages overlapping chunks; 'open-loop' executes execute_steps of each chunk",
+                                  choices=("temporal", "open-loop"), apply=self._rebuild("ensemble"))
+        self.ensemble_k = p.declare("ensemble_k", 0.01, "temporal ensembling weight exp(-k*i), i = 0 the oldest chunk",
+                                    range=(0.0, 1.0), apply=self._rebuild("ensemble_k"))
+        self.execute_steps = p.declare("execute_steps", 8, "open-loop: chunk steps executed before predicting again",
+                                       range=(1, 256), apply=self._rebuild("execute_steps"))
+        self.max_image_age = p.declare("max_image_age", 0.5, "images older than this (s, node clock) are not acted on",
+                                       range=(0.001, 3600.0), apply=self._setter("max_image_age"))
+        self.max_state_age = p.declare("max_state_age", 0.2, "robot state further than this (s) from the image is stale",
+                                       range=(0.001, 3600.0), apply=self._setter("max_state_age"))
+        self.state_names = p.declare("state_names", [], "joint_states entries forming the proprio vector, in the "
+                                     "checkpoint's order (empty: all positions in message order)")
+        self.action_names = p.declare("action_names", [], "names of the action dimensions (joint_names of the "
+                                      "published trajectories; empty: a0, a1, ...)")
+        self.action_period = p.declare("action_period", 0.0125, "time between the chunk's actions (s): the control "
+                                       "period the policy was trained at (Meta-World: 0.0125)", range=(1e-4, 10.0),
+                                       apply=self._setter("action_period"))
+        self.publish_tracks = p.declare("publish_tracks", True, "decode and publish the predicted tracks and their "
+                                        "overlay image after each command (AMPLIFY checkpoints only)",
+                                        apply=self._setter("publish_tracks"))
+        self.checkpoint = p.declare("checkpoint", "", "policy run directory or checkpoint (amplify-train inverse|bc); "
+                                    "changing it loads the new model or rejects the change", apply=self._reload)
+        self._load(self.checkpoint)
+
+        sensing = MutuallyExclusiveCallbackGroup()  # state and task stay fresh while a frame is inferred
+        qos = image_qos(p.declare("image_qos", "sensor_data", "camera QoS: 'sensor_data' (best effort, depth 1) or "
+                                  "'reliable' (depth 1; for lockstep simulation)", choices=("sensor_data", "reliable")))
+        self.create_subscription(Image, "camera/image_raw", self.on_image, qos)
+        self.create_subscription(JointState, "joint_states", self.on_state, qos_profile_sensor_data, callback_group=sensing)
+        self.create_subscription(String, "amplify/task", self.on_task, latched_qos(), callback_group=sensing)
+        reliable = QoSProfile(depth=10)
+        self.chunk_pub = self.create_publisher(JointTrajectory, "amplify/action_chunk", reliable)
+        self.command_pub = self.create_publisher(JointTrajectory, "amplify/command", reliable)
+        self.tokens_pub = self.create_publisher(Image, "amplify/motion_tokens", reliable)
+        self.tracks_pub = self.create_publisher(Image, "amplify/predicted_tracks", reliable)
+        self.overlay_pub = self.create_publisher(Image, "amplify/predicted_tracks/overlay", qos_profile_sensor_data)
+        self.diagnostics = DiagnosticsReporter(self, self.health)
+
+    # --- parameters -------------------------------------------------------------------------
+    def _setter(self, name: str):
+        return lambda value: setattr(self, name, value)
+
+    def _rebuild(self, name: str):
+        def apply(value) -> None:
+            setattr(self, name, value)
+            self._new_chunker()
+        return apply
+
+    def _new_chunker(self) -> None:
+        if self.policy is not None:
+            self.chunker = make_chunker(self.ensemble, self.policy.chunk, self.ensemble_k,
+                                        min(self.execute_steps, self.policy.chunk))
+
+    def _load(self, path: str) -> bool:
+        if not path:
+            self.health.status = "no checkpoint: set the 'checkpoint' parameter"
+            self.get_logger().error(self.health.status)
+            return False
+        try:
+            policy = Policy.load(path, self.device, with_forward=self._with_forward)
+            if policy.views != 1:
+                raise CheckpointError(f"{path} takes {policy.views} camera views; the nodes feed one camera")
+        except (CheckpointError, OSError, ValueError, KeyError, RuntimeError) as err:
+            self.health.error = f"cannot load checkpoint {path}: {err}"
+            self.get_logger().error(self.health.error)
+            return False
+        self.policy = policy
+        self.names = list(self.action_names) or [f"a{i}" for i in range(policy.action_dim)]
+        self._new_chunker()
+        self.health.status, self.health.error = "running", ""
+        self.get_logger().info(f"loaded {policy.kind} policy from {path}: {policy.image_size} px, "
+                               f"{policy.action_dim}-D actions in chunks of {policy.chunk}")
+        return True
+
+    def _reload(self, path: str) -> None:
+        if not self._load(path):
+            raise ValueError(self.health.error)  # turned into a rejected parameter change
+        self.checkpoint = path
+
+    # --- inputs -----------------------------------------------------------------------------
+    def on_task(self, msg: String) -> None:
+        """A task sentence starts a new episode: forget the previous chunks."""
+        self.sentence = msg.data
+        if self.policy is not None:
+            self.chunker.reset()
+        self.get_logger().info(f"task: {msg.data!r}")
+
+    def on_state(self, msg: JointState) -> None:
+        try:
+            vec = joint_vector(msg, self.state_names)
+        except ValueError as err:
+            self.health.drop("bad_state", str(err))
+            self.get_logger().error(str(err), throttle_duration_sec=5.0)
+            return
+        stamp = stamp_seconds(msg.header) or self.get_clock().now().nanoseconds * 1e-9
+        self._state = (vec, stamp)
+
+    def on_image(self, msg: Image) -> None:
+        self.act(msg)
+
+    def refuse(self, reason: str, detail: str) -> None:
+        self.health.drop(reason, detail)
+        self.get_logger().warning(f"not acting on frame: {detail}", throttle_duration_sec=2.0)
+
+    def observation(self, msg: Image) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(source RGB, model image, proprio) for ``msg``, or None after saying why not."""
+        if self.policy is None:
+            self.health.drop("no_model")
+            return None
+        if self.sentence is None:
+            self.refuse("no_task", "no task sentence yet on amplify/task")
+            return None
+        state, state_stamp = self._state if self._state is not None else (None, None)
+        now = self.get_clock().now().nanoseconds * 1e-9
+        reason = refuse_reason(now, stamp_seconds(msg.header), self.max_image_age, state, state_stamp, self.max_state_age)
+        if reason:
+            self.refuse("stale" if "stale" in reason or "no robot" in reason else "bad_state", reason)
+            return None
+        try:
+            rgb = to_rgb(msg)
+        except ImageConversionError as err:
+            self.refuse("bad_image", str(err))
+            return None
+        return rgb, square(rgb, self.policy.image_size), state
+
+    # --- acting -----------------------------------------------------------------------------
+    def act(self, msg: Image, codes: np.ndarray | None = None) -> None:
+        start = time.perf_counter()
+        obs = self.observation(msg)
+        if obs is None:
+            return
+        rgb, image, proprio = obs
+        pred = None
+        if self.chunker.needs_chunk:
+            try:
+                pred = self.policy.predict(image[None], proprio, self.sentence, codes)
+            except ValueError as err:
+                self.refuse("bad_input", str(err))
+                return
+            if not np.all(np.isfinite(pred.actions)):
+                self.chunker.reset()
+                self.refuse("nonfinite_action", "the model produced a non-finite action chunk; nothing published")
+                return
+            self.chunker.push(pred.actions)
+            self.chunk_pub.publish(chunk_to_trajectory(pred.actions, self.names, self.action_period, msg.header))
+        action = self.chunker.next_action()
+        self.command_pub.publish(chunk_to_trajectory(action[None], self.names, self.action_period, msg.header))
+        self.health.ok((time.perf_counter() - start) * 1e3)
+        if pred is not None and pred.codes is not None and codes is None:
+            self.publish_prediction(msg.header, rgb, image, pred.codes)
+
+    def publish_prediction(self, header: Header, rgb: np.ndarray, image: np.ndarray, codes: np.ndarray) -> None:
+        """Motion tokens, and (after the command is out, so it costs no latency) decoded tracks."""
+        self.tokens_pub.publish(codes_to_msg(codes, header))
+        if not self.publish_tracks:
+            return
+        tracks = self.policy.decode_tracks(codes)
+        if tracks is None:
+            return
+        self.tracks_pub.publish(tracks_to_msg(square_to_source_xy(tracks[0], *rgb.shape[:2]), header))
+        if self.overlay_pub.get_subscription_count():
+            overlay = draw_tracks(image, tracks[0], np.ones(tracks[0].shape[:2], bool))
+            self.overlay_pub.publish(numpy_to_imgmsg(overlay, "rgb8", header))
+
+
+def main(args: list[str] | None = None) -> None:
+    try:
+        with rclpy.init(args=args):
+            rclpy.spin(PolicyNode())
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+
+
+if __name__ == "__main__":
+    main()

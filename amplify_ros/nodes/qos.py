@@ -1,0 +1,21 @@
+"""The QoS choices of amplify_ros, in one place (docs/interfaces.md lists them per topic)."""
+
+from __future__ import annotations
+
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+
+
+def image_qos(kind: str) -> QoSProfile:
+    """'sensor_data': best effort, keep the newest frame only (cameras, the ROS default for
+    drivers); 'reliable': keep the newest frame, delivered reliably (lockstep simulation, bags)."""
+    if kind == "sensor_data":
+        return qos_profile_sensor_data
+    if kind == "reliable":
+        return QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
+    raise ValueError(f"image QoS must be 'sensor_data' or 'reliable', got {kind!r}")
+
+
+def latched_qos() -> QoSProfile:
+    """Transient local, depth 1: a subscriber that joins late still gets the last message
+    (the task sentence, static camera info)."""
+    return QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)

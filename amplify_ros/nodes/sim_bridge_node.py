@@ -1,0 +1,216 @@
+"""sim_bridge_node: a Meta-World arm and camera in MuJoCo behind the topics a real setup uses.
+
+Publishes camera/image_raw + camera/camera_info, joint_states, ee_state, /clock, the task on
+amplify/task, sim/success and sim/episode_result; takes amplify/command (the policy's next
+action); sim/reset (std_srvs/Trigger) cuts the episode short. Two ways to step:
+
+- lockstep (default): a frame is published, the simulation waits for the command stamped with
+  that frame, then steps. The clock is the simulation's, so results do not depend on how fast
+  the machine is; a frame is published again if no command comes within ``command_timeout``.
+- realtime: the simulation steps at ``rate`` Hz whatever happens, using the latest command if it
+  is fresh and holding still (a zero action) otherwise, as a real arm's controller would.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import QoSProfile
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import Bool, Header, String
+from std_srvs.srv import Trigger
+from trajectory_msgs.msg import JointTrajectory
+
+from amplify_ros.nodes.conversions import numpy_to_imgmsg
+from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
+from amplify_ros.nodes.parameters import LiveParameters
+from amplify_ros.nodes.qos import image_qos, latched_qos
+from amplify_ros.nodes.tensor_msgs import trajectory_to_chunk
+from amplify_ros.sim.metaworld_env import ACTION_DIM
+from amplify_ros.sim.session import EE_STATE_NAMES, EpisodeResult, SimSession
+
+
+def camera_info(k: np.ndarray, height: int, width: int, header: Header) -> CameraInfo:
+    """Distortion-free pinhole CameraInfo from a 3x3 K."""
+    info = CameraInfo(header=header, height=height, width=width, distortion_model="plumb_bob")
+    info.d = [0.0] * 5
+    info.k = [float(v) for v in k.ravel()]
+    info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    info.p = [float(k[0, 0]), 0.0, float(k[0, 2]), 0.0, 0.0, float(k[1, 1]), float(k[1, 2]), 0.0, 0.0, 0.0, 1.0, 0.0]
+    return info
+
+
+class SimBridgeNode(Node):
+    def __init__(self, **kwargs) -> None:
+        super().__init__("amplify_sim_bridge", **kwargs)
+        self.health = Health()
+        p = LiveParameters(self)
+        task = p.declare("task", "button-press-topdown", "Meta-World task (e.g. door-open); changing it starts "
+                         "episode 0 of the new task", apply=self._set_task)
+        image_size = p.declare("image_size", 128, "rendered image side (px)", range=(32, 1024))
+        camera = p.declare("camera", "corner", "MuJoCo camera to render")
+        seed = p.declare("seed", 1_000_003, "episode i starts from a variation seeded by (seed, task, i)",
+                         range=(0, 2**31 - 1))
+        self.mode = p.declare("mode", "lockstep", "lockstep: wait for each frame's command; realtime: step at "
+                              "'rate' whatever happens", choices=("lockstep", "realtime"))
+        self.rate = p.declare("rate", 80.0, "realtime mode: simulation steps per second (Meta-World: 80)",
+                              range=(1.0, 1000.0))
+        self.max_steps = p.declare("max_steps", 500, "step limit of an episode (Meta-World: 500)", range=(1, 100000),
+                                   apply=self._set_max_steps)
+        self.episodes = p.declare("episodes", 0, "stop stepping after this many episodes (0: never)",
+                                  range=(0, 1000000), apply=self._setter("episodes"))
+        self.command_timeout = p.declare("command_timeout", 1.0, "lockstep: republish the frame after this long "
+                                         "without its command; realtime: older commands are not used (s, wall)",
+                                         range=(0.001, 60.0), apply=self._setter("command_timeout"))
+        self.reset_pause = p.declare("reset_pause", 0.2, "wait after publishing a new episode's task before its "
+                                     "first frame, so every node has seen it (s, wall)", range=(0.0, 10.0),
+                                     apply=self._setter("reset_pause"))
+        self.frame_id = p.declare("frame_id", "camera_optical_frame", "frame_id of the image and camera info")
+
+        self.session = SimSession(task, image_size, camera, seed, self.max_steps)
+        self._k = self.session.sim.camera_models[camera].intrinsics()
+        qos = image_qos(p.declare("image_qos", "reliable", "camera QoS (see policy_node)", choices=("sensor_data", "reliable")))
+        self.image_pub = self.create_publisher(Image, "camera/image_raw", qos)
+        self.info_pub = self.create_publisher(CameraInfo, "camera/camera_info", qos)
+        self.joints_pub = self.create_publisher(JointState, "joint_states", 10)
+        self.ee_pub = self.create_publisher(JointState, "ee_state", 10)
+        self.clock_pub = self.create_publisher(Clock, "/clock", 10)
+        self.task_pub = self.create_publisher(String, "amplify/task", latched_qos())
+        self.success_pub = self.create_publisher(Bool, "sim/success", 10)
+        self.result_pub = self.create_publisher(String, "sim/episode_result", QoSProfile(depth=100))
+        self.create_subscription(JointTrajectory, "amplify/command", self.on_command, QoSProfile(depth=10))
+        self.create_service(Trigger, "sim/reset", self.on_reset)
+        self.diagnostics = DiagnosticsReporter(self, self.health)
+
+        self._command: tuple[np.ndarray, float, float] | None = None  # (action, stamp s, wall time received)
+        self._frame_stamp = -1.0  # stamp of the frame awaiting its command (lockstep)
+        self._frame_wall = 0.0
+        self._finished = False
+        self.health.status = "running"
+        self.start_episode()
+        if self.mode == "lockstep":
+            self.create_timer(0.05, self.watchdog)  # wall-clock timer: fires whatever /clock does
+        else:
+            self.create_timer(1.0 / self.rate, self.realtime_step)
+
+    # --- parameters -------------------------------------------------------------------------
+    def _setter(self, name: str):
+        return lambda value: setattr(self, name, value)
+
+    def _set_task(self, task: str) -> None:
+        self.session.set_task(task)  # raises ValueError naming the valid tasks: the change is rejected
+        self._finished = False
+        self.start_episode()
+
+    def _set_max_steps(self, value: int) -> None:
+        self.max_steps = self.session.max_steps = value
+
+    # --- publishing -------------------------------------------------------------------------
+    def start_episode(self) -> None:
+        self.task_pub.publish(String(data=self.session.sentence))
+        self.get_logger().info(f"{self.session.task} episode {self.session.episode}: {self.session.sentence!r}")
+        self._frame_wall = time.monotonic() + self.reset_pause  # first frame after the pause (watchdog)
+        self._frame_stamp = -1.0
+
+    def header(self) -> Header:
+        header = Header(frame_id=self.frame_id)
+        ns = int(round(self.session.time * 1e9))
+        header.stamp.sec, header.stamp.nanosec = ns // 1_000_000_000, ns % 1_000_000_000
+        return header
+
+    def publish_observation(self) -> None:
+        header = self.header()
+        self.clock_pub.publish(Clock(clock=header.stamp))
+        names, q = self.session.arm_joints()
+        self.joints_pub.publish(JointState(header=header, name=names, position=q.tolist()))
+        self.ee_pub.publish(JointState(header=header, name=EE_STATE_NAMES, position=self.session.ee_state().astype(float).tolist()))
+        image = self.session.render()
+        self.info_pub.publish(camera_info(self._k, *image.shape[:2], header))
+        self.image_pub.publish(numpy_to_imgmsg(image, "rgb8", header))
+        self._frame_stamp = self.session.time
+        self._frame_wall = time.monotonic()
+
+    # --- stepping ---------------------------------------------------------------------------
+    def on_command(self, msg: JointTrajectory) -> None:
+        try:
+            action = trajectory_to_chunk(msg)[0]
+            if action.shape != (ACTION_DIM,) or not np.all(np.isfinite(action)):
+                raise ValueError(f"a command is {ACTION_DIM} finite numbers, got {action.tolist()}")
+        except ValueError as err:
+            self.health.drop("bad_command", str(err))
+            self.get_logger().error(f"ignoring command: {err}", throttle_duration_sec=2.0)
+            return
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        self._command = (action, stamp, time.monotonic())
+        if self.mode == "lockstep" and not self._finished and abs(stamp - self._frame_stamp) < 1e-6:
+            self.advance(action)
+
+    def advance(self, action: np.ndarray) -> None:
+        start = time.perf_counter()
+        result = self.session.step(action)
+        self.success_pub.publish(Bool(data=result is not None and result.success))
+        if result is not None:
+            self.report(result)
+        elif self.mode == "lockstep":
+            self.publish_observation()
+        self.health.ok((time.perf_counter() - start) * 1e3)
+
+    def watchdog(self) -> None:
+        """Lockstep: publish the first frame of an episode after the reset pause, and publish a
+        frame again when its command has not come in time."""
+        if self._finished or time.monotonic() < self._frame_wall:
+            return
+        if self._frame_stamp < 0 or time.monotonic() - self._frame_wall > self.command_timeout:
+            if self._frame_stamp >= 0:
+                self.health.drop("command_timeout")
+            self.publish_observation()
+
+    def realtime_step(self) -> None:
+        if self._finished or time.monotonic() < self._frame_wall:
+            return
+        if self._frame_stamp >= 0:  # a frame is out: step with the freshest command
+            fresh = self._command is not None and time.monotonic() - self._command[2] <= self.command_timeout
+            if not fresh:
+                self.health.drop("no_fresh_command")  # hold still, as a controller without commands does
+            self.advance(self._command[0] if fresh else np.zeros(ACTION_DIM))
+            if self._finished or self._frame_stamp < 0:  # the episode ended
+                return
+        self.publish_observation()
+
+    def report(self, result: EpisodeResult) -> None:
+        self.result_pub.publish(String(data=json.dumps(result.as_dict())))
+        done = len(self.session.results)
+        wins = sum(r.success for r in self.session.results)
+        self.get_logger().info(f"episode {result.index} of {result.task}: {result.reason} after {result.steps} steps "
+                               f"({wins}/{done} successful so far)")
+        self._command = None
+        if self.episodes and done >= self.episodes:
+            self._finished = True
+            self.health.status = f"finished {done} episodes"
+            return
+        self.start_episode()
+
+    def on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        result = self.session.finish("reset")
+        self._finished = False
+        self.report(result)
+        response.success, response.message = True, f"started episode {self.session.episode} of {self.session.task}"
+        return response
+
+
+def main(args: list[str] | None = None) -> None:
+    try:
+        with rclpy.init(args=args):
+            rclpy.spin(SimBridgeNode())
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+
+
+if __name__ == "__main__":
+    main()

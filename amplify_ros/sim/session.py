@@ -1,0 +1,112 @@
+"""A run of Meta-World episodes driven from outside, one action at a time: what the sim bridge
+node steps. Episode bookkeeping (seeds, step limit, success, results) lives here, without ROS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from amplify_ros.sim.generate import episode_seed
+from amplify_ros.sim.metaworld_env import ACTION_DIM, MetaWorldTask
+from amplify_ros.sim.metaworld_tasks import canonical
+
+ARM_JOINT_PREFIXES = ("right_j", "r_close", "l_close")  # the Sawyer's arm and gripper joints
+EE_STATE_NAMES = ["ee_x", "ee_y", "ee_z", "gripper"]  # the policy's proprioception, by name
+ACTION_NAMES = ["ee_dx", "ee_dy", "ee_dz", "gripper"]
+
+
+@dataclass(frozen=True)
+class EpisodeResult:
+    task: str
+    index: int
+    seed: int
+    success: bool
+    steps: int
+    reason: str  # success | timeout | unstable | reset
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class SimSession:
+    """Episodes of one task with seeds derived from (``seed``, task, episode index)."""
+
+    def __init__(self, task: str, image_size: int = 128, camera: str = "corner", seed: int = 1_000_003,
+                 max_steps: int = 500) -> None:
+        self.camera = camera
+        self.image_size = image_size
+        self.seed = seed
+        self.max_steps = max_steps
+        self.sim = MetaWorldTask(task, image_size, (camera,))
+        self.episode = -1
+        self.step_in_episode = 0
+        self.total_steps = 0  # across episodes: the simulation clock
+        self.results: list[EpisodeResult] = []
+        self.new_episode()
+
+    @property
+    def task(self) -> str:
+        return self.sim.task
+
+    @property
+    def sentence(self) -> str:
+        return self.sim.sentence
+
+    @property
+    def dt(self) -> float:
+        return self.sim.dt
+
+    @property
+    def time(self) -> float:
+        """Simulation time (s) since the session started."""
+        return self.total_steps * self.sim.dt
+
+    def set_task(self, task: str) -> None:
+        """Switch task (a new simulator); the next episode is episode 0 of the new task."""
+        task = canonical(task)  # raises ValueError naming the known tasks
+        if task != self.sim.task:
+            self.sim.close()
+            self.sim = MetaWorldTask(task, self.image_size, (self.camera,))
+            self.episode = -1
+        self.new_episode()
+
+    def new_episode(self) -> None:
+        self.episode += 1
+        self.step_in_episode = 0
+        self.sim.reset(episode_seed(self.seed, self.task, self.episode))
+
+    def render(self) -> np.ndarray:
+        return self.sim.render(self.camera)
+
+    def ee_state(self) -> np.ndarray:
+        return self.sim.proprio()
+
+    def arm_joints(self) -> tuple[list[str], np.ndarray]:
+        model, data = self.sim.model, self.sim.data
+        ids = [j for j in range(model.njnt) if model.joint(j).name.startswith(ARM_JOINT_PREFIXES)]
+        return [model.joint(j).name for j in ids], np.array([data.qpos[model.jnt_qposadr[j]] for j in ids])
+
+    def step(self, action: np.ndarray) -> EpisodeResult | None:
+        """Apply one action (clipped to Meta-World's [-1, 1]); the episode's result when it ends
+        (success, step limit or an unstable simulation), after which a new episode has begun."""
+        action = np.asarray(action, np.float64)
+        if action.shape != (ACTION_DIM,) or not np.all(np.isfinite(action)):
+            raise ValueError(f"an action is {ACTION_DIM} finite numbers {ACTION_NAMES}, got {action.tolist()}")
+        _, success, unstable = self.sim.step(np.clip(action, -1.0, 1.0))
+        self.step_in_episode += 1
+        self.total_steps += 1
+        reason = "success" if success else "unstable" if unstable else "timeout" if self.step_in_episode >= self.max_steps else ""
+        return self.finish(reason) if reason else None
+
+    def finish(self, reason: str) -> EpisodeResult:
+        """End the current episode (``reason`` 'reset' for one cut short) and start the next."""
+        result = EpisodeResult(self.task, self.episode, episode_seed(self.seed, self.task, self.episode),
+                               reason == "success", self.step_in_episode, reason)
+        self.results.append(result)
+        self.new_episode()
+        return result
+
+    def close(self) -> None:
+        self.sim.close()
