@@ -27,7 +27,7 @@ from pathlib import Path
 
 import rclpy
 import yaml
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
@@ -96,14 +96,19 @@ def spin(nodes: list[Node], until: Callable[[], bool] | None = None) -> None:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
-        for node in nodes:
-            executor.remove_node(node)
-        # rclpy 9 destroys the executor's guard condition before joining its thread pool, so a
-        # callback handed to the pool just before would fail on it: let those start first.
-        time.sleep(0.2)
-        executor.shutdown(timeout_sec=5.0)
-        for node in nodes:
-            node.destroy_node()
+        stop_executor(executor, nodes)
+
+
+def stop_executor(executor: Executor, nodes: list[Node]) -> None:
+    """Stop ``executor`` after its running callbacks, then destroy ``nodes``."""
+    for node in nodes:
+        executor.remove_node(node)
+    # rclpy 9 destroys the executor's guard condition before joining its thread pool, so a
+    # callback handed to the pool just before would fail on it: let those start first.
+    time.sleep(0.2)
+    executor.shutdown(timeout_sec=5.0)
+    for node in nodes:
+        node.destroy_node()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,138 @@
+"""policy_node over real DDS: what it publishes, what it refuses, and its parameters."""
+
+import time
+
+import numpy as np
+import pytest
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.parameter import Parameter
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import String
+from trajectory_msgs.msg import JointTrajectory
+
+from amplify_ros.nodes.policy_node import PolicyNode
+from amplify_ros.nodes.qos import latched_qos
+from amplify_ros.nodes.tensor_msgs import msg_to_codes, msg_to_tracks, trajectory_to_chunk
+from ros_probe import Probe, image, joint_state, spin_for, spin_until
+from tiny import tiny_policy_checkpoint
+
+NAMES = ["ee_x", "ee_y", "ee_z", "gripper"]
+OUTPUTS = {"amplify/action_chunk": JointTrajectory, "amplify/command": JointTrajectory,
+           "amplify/motion_tokens": Image, "amplify/predicted_tracks": Image}
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    return tiny_policy_checkpoint(tmp_path_factory.mktemp("ckpt"))
+
+
+@pytest.fixture
+def graph(checkpoint):
+    """(executor, policy node, probe) with the probe listening to every output."""
+    rclpy.init()
+    node = PolicyNode(parameter_overrides=[Parameter("checkpoint", value=str(checkpoint)),
+                                           Parameter("state_names", value=NAMES), Parameter("max_state_age", value=1.0)])
+    probe = Probe()
+    for topic, kind in OUTPUTS.items():
+        probe.listen(kind, topic)
+    probe.listen(DiagnosticArray, "/diagnostics")
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    executor.add_node(probe)
+    probe.send(String, "amplify/task", String(data="press the button"), latched_qos())
+    assert spin_until(executor, lambda: node.sentence == "press the button")
+    yield executor, node, probe
+    executor.shutdown()
+    node.destroy_node()
+    probe.destroy_node()
+    rclpy.shutdown()
+
+
+def send_frame(probe: Probe, stamp: float, encoding: str = "rgb8", state=(0.0, 0.6, 0.2, 1.0)) -> None:
+    probe.send(JointState, "joint_states", joint_state(stamp, NAMES, list(state)), qos_profile_sensor_data)
+    probe.send(Image, "camera/image_raw", image(stamp, encoding=encoding), qos_profile_sensor_data)
+
+
+def test_a_frame_gives_chunk_command_tokens_and_tracks_with_the_image_header(graph):
+    executor, node, probe = graph
+    stamp = time.time()
+    assert spin_until(executor, lambda: probe.subscribers("camera/image_raw") or send_frame(probe, stamp))
+    spin_until(executor, lambda: all(probe.got[t] for t in OUTPUTS) or send_frame(probe, time.time()) and False)
+    assert all(probe.got[t] for t in OUTPUTS), {t: len(probe.got[t]) for t in OUTPUTS}
+    chunk_msg = probe.got["amplify/action_chunk"][-1]
+    stamps = {t: (probe.got[t][-1].header.stamp.sec, probe.got[t][-1].header.stamp.nanosec) for t in OUTPUTS}
+    assert len(set(stamps.values())) == 1 and chunk_msg.header.frame_id == "cam"  # all from one image
+    chunk = trajectory_to_chunk(chunk_msg)
+    assert chunk.shape == (4, 4) and chunk_msg.joint_names == ["a0", "a1", "a2", "a3"]
+    assert chunk_msg.points[1].time_from_start.nanosec == 12_500_000  # action_period 0.0125 s
+    command = trajectory_to_chunk(probe.got["amplify/command"][-1])
+    assert command.shape == (1, 4) and np.all(np.abs(command) <= 1.0)
+    codes = msg_to_codes(probe.got["amplify/motion_tokens"][-1])
+    assert codes.shape == (15,) and codes.min() >= 0 and codes.max() < 16
+    tracks = msg_to_tracks(probe.got["amplify/predicted_tracks"][-1])
+    assert tracks.shape == (16, 400, 2)
+    x, y = tracks[0, :, 0], tracks[0, :, 1]  # step 0 is the grid, in the 64x48 source image
+    assert 8 <= x.min() < x.max() <= 56 and 0 <= y.min() < y.max() <= 48  # inside the centre 48x48 square
+
+
+def test_a_wrong_encoding_is_refused_and_the_node_keeps_going(graph):
+    executor, node, probe = graph
+    spin_until(executor, lambda: probe.subscribers("camera/image_raw") or send_frame(probe, time.time()))
+    probe.got.clear()
+    before = node.health.dropped["bad_image"]
+    send_frame(probe, time.time(), encoding="16UC1")
+    assert spin_until(executor, lambda: node.health.dropped["bad_image"] > before)
+    assert "not a colour camera encoding" in node.health.error
+    assert not probe.got["amplify/command"]
+    assert spin_until(executor, lambda: bool(probe.got["amplify/command"]) or send_frame(probe, time.time()))
+
+
+def test_stale_images_and_bad_states_publish_nothing(graph):
+    executor, node, probe = graph
+    spin_until(executor, lambda: probe.subscribers("camera/image_raw") or send_frame(probe, time.time()))
+    spin_for(executor, 0.3)
+    probe.got.clear()
+    send_frame(probe, time.time() - 5.0)  # max_image_age 0.5 s
+    assert spin_until(executor, lambda: node.health.dropped["stale"] > 0)
+    now = time.time()
+    probe.send(JointState, "joint_states", joint_state(now, NAMES, [0.0, float("nan"), 0.2, 1.0]), qos_profile_sensor_data)
+    assert spin_until(executor, lambda: node._state is not None and np.isnan(node._state[0][1]))
+    probe.send(Image, "camera/image_raw", image(now), qos_profile_sensor_data)
+    assert spin_until(executor, lambda: node.health.dropped["bad_state"] > 0)
+    assert "not finite" in node.health.error
+    spin_for(executor, 0.2)
+    assert not probe.got["amplify/command"] and not probe.got["amplify/action_chunk"]
+    assert spin_until(executor, lambda: any(s.values and any(v.key == "dropped_stale" for v in s.values)
+                                            for d in probe.got["/diagnostics"] for s in d.status), timeout=3.0)
+
+
+def test_parameters_are_described_ranged_and_rejected_with_a_reason(graph, tmp_path):
+    _, node, _ = graph
+    desc = node.describe_parameter("ensemble_k")
+    assert desc.description and desc.floating_point_range[0].to_value == 1.0
+    results = node.set_parameters([Parameter("ensemble_k", value=3.0), Parameter("ensemble", value="sometimes"),
+                                   Parameter("state_names", value=["x"])])
+    assert [r.successful for r in results] == [False, False, False]
+    assert "one of" in results[1].reason and "read-only" in results[2].reason
+    assert node.set_parameters([Parameter("ensemble", value="open-loop")])[0].successful
+    assert type(node.chunker).__name__ == "OpenLoopChunks"
+    other = tiny_policy_checkpoint(tmp_path, image_size=32, chunk=4, amplify=False)
+    (other / "model.safetensors").write_bytes(b"not weights")
+    result = node.set_parameters([Parameter("checkpoint", value=str(other))])[0]
+    assert not result.successful and "not readable" in result.reason
+    assert node.policy is not None and node.policy.kind == "amplify"  # the old model keeps running
+
+
+def test_a_missing_checkpoint_is_reported_and_the_node_stays_up():
+    rclpy.init()
+    try:
+        node = PolicyNode(parameter_overrides=[Parameter("checkpoint", value="/nonexistent/run")])
+        assert node.policy is None and "no checkpoint here" in node.health.error
+        node.on_image(image(time.time()))  # must not raise
+        assert node.health.dropped["no_model"] == 1
+        node.destroy_node()
+    finally:
+        rclpy.shutdown()
