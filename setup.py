@@ -1,6 +1,7 @@
 """ament_python package: `colcon build` on a ROS 2 machine, `pip install .` anywhere else."""
 
 from glob import glob
+from pathlib import Path
 
 from setuptools import find_packages, setup
 
@@ -16,6 +17,7 @@ setup(
         (f"share/{package_name}/launch", glob("launch/*.launch.py")),
         (f"share/{package_name}/config", glob("config/*.yaml")),
         (f"share/{package_name}/config/tasks", glob("config/tasks/*.txt")),
+        *[(f"share/{package_name}/{d}", glob(f"{d}/*.*")) for d in sorted({str(Path(f).parent) for f in glob("models/**/*.*", recursive=True)})],
     ],
     python_requires=">=3.10",
     zip_safe=True,

@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import rclpy
@@ -30,6 +31,8 @@ import yaml
 from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
+
+from amplify_ros.nodes.paths import find_config
 
 NODES: dict[str, tuple[str, str]] = {  # module -> (class, node name)
     "sim_bridge_node": ("SimBridgeNode", "amplify_sim_bridge"),
@@ -44,38 +47,45 @@ class BringupError(ValueError):
     """A config that does not say which known nodes to start."""
 
 
-def read_graph(path: Path) -> tuple[list[str], dict[str, list[str]]]:
-    """(node modules to start, remapping rules 'from:=to' per node name) from a config YAML."""
+@dataclass(frozen=True)
+class GraphNode:
+    module: str  # amplify_ros.nodes.<module>; also its console script (`ros2 run amplify_ros <module>`)
+    name: str  # node name: its section of the YAML
+    remappings: tuple[tuple[str, str], ...] = ()
+
+
+def read_graph(path: str | Path) -> list[GraphNode]:
+    """The nodes a config YAML starts, with their remappings (shared by bringup and launch files)."""
+    path = Path(path)
     try:
         doc = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as err:
         raise BringupError(f"cannot read {path}: {err}") from err
     section = (doc.get("amplify_bringup") or {}).get("ros__parameters") or {}
-    nodes = list(section.get("nodes") or [])
-    if not nodes:
+    modules = list(section.get("nodes") or [])
+    if not modules:
         raise BringupError(f"{path} names no nodes: add amplify_bringup.ros__parameters.nodes: [...]")
-    unknown = [n for n in nodes if n not in NODES]
+    unknown = [n for n in modules if n not in NODES]
     if unknown:
         raise BringupError(f"{path}: unknown nodes {unknown}; known: {', '.join(NODES)}")
-    remaps: dict[str, list[str]] = {}
+    remaps: dict[str, list[tuple[str, str]]] = {}
     for rule in section.get("remappings") or []:
         node, sep, mapping = str(rule).partition(":")
-        if not sep or ":=" not in mapping:
+        src, arrow, dst = mapping.partition(":=")
+        if not sep or not arrow:
             raise BringupError(f"{path}: remapping {rule!r} is not 'node_name:from:=to'")
-        remaps.setdefault(node.strip(), []).append(mapping.strip())
-    return nodes, remaps
+        remaps.setdefault(node.strip(), []).append((src.strip(), dst.strip()))
+    return [GraphNode(m, NODES[m][1], tuple(remaps.get(NODES[m][1], ()))) for m in modules]
 
 
 def build_nodes(path: Path) -> list[Node]:
     """Construct the configured nodes (rclpy must be initialised)."""
-    modules, remaps = read_graph(path)
     nodes = []
-    for module in modules:
-        cls_name, node_name = NODES[module]
-        cls = getattr(importlib.import_module(f"amplify_ros.nodes.{module}"), cls_name)
+    for g in read_graph(path):
+        cls = getattr(importlib.import_module(f"amplify_ros.nodes.{g.module}"), NODES[g.module][0])
         cli = ["--ros-args", "--params-file", str(path)]
-        for rule in remaps.get(node_name, []):
-            cli += ["-r", rule]
+        for src, dst in g.remappings:
+            cli += ["-r", f"{src}:={dst}"]
         nodes.append(cls(cli_args=cli))
     return nodes
 
@@ -113,8 +123,9 @@ def stop_executor(executor: Executor, nodes: list[Node]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("config", type=Path, help="config YAML (e.g. config/sim_demo.yaml)")
+    p.add_argument("config", help="config YAML, or the name of a shipped one (sim_demo, tracking)")
     args, ros_args = p.parse_known_args(argv)
+    args.config = find_config(args.config)
     try:
         with rclpy.init(args=ros_args, signal_handler_options=SignalHandlerOptions.NO):  # spin() handles signals
             spin(build_nodes(args.config))

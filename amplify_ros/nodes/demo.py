@@ -27,6 +27,7 @@ from std_msgs.msg import String
 from amplify_ros.core.overlay import label
 from amplify_ros.nodes.bringup import BringupError, build_nodes, spin
 from amplify_ros.nodes.conversions import imgmsg_to_numpy
+from amplify_ros.nodes.paths import find_config
 
 
 class DemoMonitor(Node):
@@ -66,11 +67,12 @@ class DemoMonitor(Node):
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", type=Path, default=Path("config/sim_demo.yaml"))
+    p.add_argument("--config", default="sim_demo", help="config YAML, or the name of a shipped one")
     p.add_argument("--episodes", type=int, default=3)
     p.add_argument("--task", default="", help="Meta-World task (default: the config's)")
     p.add_argument("--out", type=Path, default=Path("demo_out"))
     a = p.parse_args(argv)
+    a.config = find_config(a.config)
     with rclpy.init(signal_handler_options=SignalHandlerOptions.NO):
         try:
             nodes = build_nodes(a.config)

@@ -20,13 +20,17 @@ class Health:
         self.processed = 0
         self.dropped: Counter[str] = Counter()
         self.latency_ms: deque[float] = deque(maxlen=window)
+        self.stages_ms: dict[str, deque[float]] = {}  # e.g. forward_ms, inverse_ms of the model
+        self._window = window
         self._stamps: deque[float] = deque(maxlen=window)
         self.status = "starting"  # one line: what the node is waiting for or doing
         self.error = ""  # last error; cleared by the next good frame
 
-    def ok(self, latency_ms: float) -> None:
+    def ok(self, latency_ms: float, stages_ms: dict[str, float] | None = None) -> None:
         self.processed += 1
         self.latency_ms.append(latency_ms)
+        for name, ms in (stages_ms or {}).items():
+            self.stages_ms.setdefault(name, deque(maxlen=self._window)).append(ms)
         self._stamps.append(time.monotonic())
         self.error = ""
 
@@ -41,11 +45,11 @@ class Health:
         return (len(self._stamps) - 1) / (self._stamps[-1] - self._stamps[0])
 
     def values(self) -> dict[str, str]:
-        lat = np.asarray(self.latency_ms)
-        out = {"status": self.status, "processed": str(self.processed), "rate_hz": f"{self.rate_hz():.1f}",
-               "latency_p50_ms": f"{np.percentile(lat, 50):.1f}" if len(lat) else "n/a",
-               "latency_p95_ms": f"{np.percentile(lat, 95):.1f}" if len(lat) else "n/a",
-               "dropped": str(sum(self.dropped.values()))}
+        out = {"status": self.status, "processed": str(self.processed), "rate_hz": f"{self.rate_hz():.1f}"}
+        for name, values in {"latency": self.latency_ms, **{k.removesuffix("_ms"): v for k, v in self.stages_ms.items()}}.items():
+            for q in (50, 95):
+                out[f"{name}_p{q}_ms"] = f"{np.percentile(np.asarray(values), q):.1f}" if len(values) else "n/a"
+        out["dropped"] = str(sum(self.dropped.values()))
         out.update({f"dropped_{k}": str(v) for k, v in sorted(self.dropped.items())})
         if self.error:
             out["last_error"] = self.error

@@ -29,6 +29,7 @@ from amplify_ros.core.tracks import square, square_to_source_xy
 from amplify_ros.nodes.conversions import ImageConversionError, numpy_to_imgmsg, to_rgb
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
 from amplify_ros.nodes.parameters import LiveParameters
+from amplify_ros.nodes.paths import find
 from amplify_ros.nodes.qos import image_qos, latched_qos
 from amplify_ros.nodes.state_msgs import joint_vector
 from amplify_ros.nodes.tensor_msgs import chunk_to_trajectory, codes_to_msg, tracks_to_msg
@@ -112,7 +113,7 @@ class PolicyNode(Node):
             self.get_logger().error(self.health.status)
             return False
         try:
-            policy = Policy.load(path, self.device, with_forward=self._with_forward)
+            policy = Policy.load(find(path), self.device, with_forward=self._with_forward)
             if policy.views != 1:
                 raise CheckpointError(f"{path} takes {policy.views} camera views; the nodes feed one camera")
         except (CheckpointError, OSError, ValueError, KeyError, RuntimeError) as err:
@@ -200,7 +201,8 @@ class PolicyNode(Node):
             self.chunk_pub.publish(chunk_to_trajectory(pred.actions, self.names, self.action_period, msg.header))
         action = self.chunker.next_action()
         self.command_pub.publish(chunk_to_trajectory(action[None], self.names, self.action_period, msg.header))
-        self.health.ok((time.perf_counter() - start) * 1e3)
+        stages = {k: v for k, v in pred.timings_ms.items() if k != "total_ms"} if pred is not None else None
+        self.health.ok((time.perf_counter() - start) * 1e3, stages)
         if pred is not None and pred.codes is not None and codes is None:
             self.publish_prediction(msg.header, rgb, image, pred.codes)
 
