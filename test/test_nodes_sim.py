@@ -132,3 +132,18 @@ def test_launch_files_compile():
 
     for path in (REPO / "launch").glob("*.launch.py"):
         py_compile.compile(str(path), doraise=True)
+
+
+def test_realtime_bridge_holds_still_without_fresh_commands(ros, tmp_path):
+    config = write_config(tmp_path / "sim.yaml", tmp_path / "none", mode="realtime", rate=80.0, reset_pause=0.0)
+    doc = yaml.safe_load(config.read_text())
+    doc["amplify_bringup"]["ros__parameters"]["nodes"] = ["sim_bridge_node"]
+    config.write_text(yaml.safe_dump(doc))
+    (bridge,) = build_nodes(config)
+    start = bridge.session.ee_state().copy()
+    probe = Probe()
+    probe.listen(Image, "camera/image_raw", 100)
+    assert run_graph([bridge], probe, lambda: len(probe.got["camera/image_raw"]) >= 10, timeout=30)
+    assert bridge.health.dropped["no_fresh_command"] >= 9
+    # zero actions: the hand only settles (mm), where ten full-speed steps would move it ~10 cm
+    assert np.abs(bridge.session.ee_state()[:3] - start[:3]).max() < 0.01
