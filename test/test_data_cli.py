@@ -62,6 +62,28 @@ def test_action_free_episodes_have_no_actions(tmp_path):
     assert read_episode(tmp_path / "ds" / "button-press-topdown" / "episode_00000.h5").actions is None
 
 
+def test_action_repeat_records_every_kth_step_with_actions_that_replay_the_expert(tmp_path):
+    """--action-repeat 4: 20 frames/s, each action the mean of the 4 applied; holding it for 4
+    steps from the same start moves the hand where the expert moved it."""
+    from amplify_ros.sim.metaworld_env import MetaWorldTask
+
+    assert main(["generate", "--tasks", "button-press-topdown", "--episodes", "1", "--out", str(tmp_path / "ds"),
+                 "--max-steps", "24", "--image-size", "64", "--action-repeat", "4", "--action-noise", "0"]) == 0
+    ep = read_episode(tmp_path / "ds" / "button-press-topdown" / "episode_00000.h5")
+    assert ep.fps == 20.0 and ep.num_frames == 7 and ep.actions.shape == (6, 4)
+    assert ep.tracks["corner"].points.shape == (7, 16, 400, 2)
+    sim = MetaWorldTask("button-press-topdown", 64)
+    try:
+        sim.reset(ep.seed)
+        for action in ep.actions:
+            for _ in range(4):
+                sim.step(action)
+        moved = np.abs(ep.proprio[-1, :3] - ep.proprio[0, :3]).max()
+        assert moved > 0.02 and np.abs(sim.proprio()[:3] - ep.proprio[-1, :3]).max() < 0.1 * moved
+    finally:
+        sim.close()
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

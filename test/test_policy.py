@@ -89,6 +89,17 @@ def test_an_untrained_policy_runs_a_metaworld_episode_end_to_end(tmp_path):
     assert summary["per_task"]["reach"]["success"] == 0.0 and summary["episodes"] == 1
 
 
+def test_a_policy_trained_at_20_hz_holds_each_action_for_four_simulator_steps(tmp_path):
+    policy_eval._STATE.clear()
+    policy = metaworld_policy()
+    policy.fps = 20.0
+    assert policy.action_repeat(0.0125) == 4
+    policy_eval._STATE["policy"] = policy
+    outcome = policy_eval.run_episode("reach", 0, 123, policy_eval.EvalSettings(tmp_path, max_steps=8), write_video=False)
+    assert outcome.steps == 8 and len(outcome.policy_ms) == 2
+    assert policy_eval._STATE["sim"].env.curr_path_length == 8
+
+
 def test_a_nonfinite_action_stops_the_episode_before_the_simulator(tmp_path, monkeypatch):
     policy_eval._STATE.clear()
     policy = metaworld_policy()

@@ -32,13 +32,14 @@ class ChunkPrediction:
 
 class Policy:
     def __init__(self, inverse: InverseModel, forward: ForwardModel | None = None, cameras: list[str] | None = None,
-                 device: str = "cpu", tokenizer: MotionTokenizer | None = None) -> None:
+                 device: str = "cpu", tokenizer: MotionTokenizer | None = None, fps: float | None = None) -> None:
         self.cameras = list(cameras or ["corner"])[: inverse.cfg.views]
         if len(self.cameras) != inverse.cfg.views:
             raise CheckpointError(f"the model takes {inverse.cfg.views} views but names {len(self.cameras)} cameras")
         self.inverse = inverse.eval()
         self.forward = forward.eval() if forward is not None else None
         self.tokenizer = tokenizer.eval() if tokenizer is not None else None
+        self.fps = fps  # the rate of its training data: one action per frame at this rate (None: unknown)
         self.device = torch.device(device)
 
     @classmethod
@@ -53,11 +54,15 @@ class Policy:
             forward = load_checkpoint(path / "forward", "forward", device)[0]
             if (path / "forward" / "tokenizer").is_dir():  # optional: only needed to draw predicted tracks
                 tokenizer = load_checkpoint(path / "forward" / "tokenizer", "tokenizer", device)[0]
-        return cls(inverse, forward, stats.get("cameras"), device, tokenizer)
+        return cls(inverse, forward, stats.get("cameras"), device, tokenizer, stats.get("fps"))
 
     @property
     def kind(self) -> str:
         return "amplify" if self.inverse.cfg.use_codes else "bc"
+
+    def action_repeat(self, sim_dt: float) -> int:
+        """Simulator steps to hold each action so the policy acts at its training rate."""
+        return max(1, round(1.0 / (sim_dt * self.fps))) if self.fps else 1
 
     @property
     def image_size(self) -> int:

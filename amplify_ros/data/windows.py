@@ -90,6 +90,7 @@ class WindowDataset(torch.utils.data.Dataset):
             item = {
                 "task": ep.task,
                 "sentence": ep.sentence,
+                "fps": ep.fps,
                 "images": np.stack([ep.images[c] for c in cams], axis=1),  # (T, V, H, W, 3)
                 "proprio": ep.proprio,
                 "actions": ep.actions,
@@ -113,6 +114,15 @@ class WindowDataset(torch.utils.data.Dataset):
     @property
     def views(self) -> int:
         return int(self.episodes[0]["images"].shape[1]) if self.episodes else 0
+
+    @property
+    def fps(self) -> float:
+        """Frames per second of the episodes; a policy must act at this rate. Mixed rates are
+        refused: a window of 16 frames would mean different durations."""
+        rates = {float(e["fps"]) for e in self.episodes}
+        if len(rates) > 1:
+            raise ValueError(f"{self.root}: episodes recorded at different rates {sorted(rates)}; train on one rate")
+        return rates.pop() if rates else 0.0
 
     def __len__(self) -> int:
         return len(self.index)

@@ -59,9 +59,10 @@ class SimBridgeNode(Node):
                          range=(0, 2**31 - 1))
         self.mode = p.declare("mode", "lockstep", "lockstep: wait for each frame's command; realtime: step at "
                               "'rate' whatever happens", choices=("lockstep", "realtime"))
-        self.rate = p.declare("rate", 80.0, "realtime mode: simulation steps per second (Meta-World: 80)",
+        self.rate = p.declare("rate", 80.0, "realtime mode: frames (= commands) per second, each advancing "
+                              "action_repeat simulator steps (Meta-World real time: 80 / action_repeat)",
                               range=(1.0, 1000.0))
-        self.max_steps = p.declare("max_steps", 500, "step limit of an episode (Meta-World: 500)", range=(1, 100000),
+        self.max_steps = p.declare("max_steps", 500, "simulator-step limit of an episode (Meta-World: 500)", range=(1, 100000),
                                    apply=self._set_max_steps)
         self.episodes = p.declare("episodes", 0, "stop stepping after this many episodes (0: never)",
                                   range=(0, 1000000), apply=self._setter("episodes"))
@@ -73,7 +74,9 @@ class SimBridgeNode(Node):
                                      apply=self._setter("reset_pause"))
         self.frame_id = p.declare("frame_id", "camera_optical_frame", "frame_id of the image and camera info")
 
-        self.session = SimSession(task, image_size, camera, seed, self.max_steps)
+        repeat = p.declare("action_repeat", 1, "simulator steps per frame and command: a policy trained on data "
+                           "recorded with --action-repeat K acts every K steps (80/K Hz)", range=(1, 100))
+        self.session = SimSession(task, image_size, camera, seed, self.max_steps, repeat)
         self._k = self.session.sim.camera_models[camera].intrinsics()
         qos = image_qos(p.declare("image_qos", "reliable", "camera QoS (see policy_node)", choices=("sensor_data", "reliable")))
         self.image_pub = self.create_publisher(Image, "camera/image_raw", qos)

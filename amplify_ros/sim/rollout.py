@@ -18,6 +18,7 @@ class RolloutConfig:
     action_noise: float = 0.1  # std of Gaussian noise added to every expert action (action units)
     max_steps: int | None = None  # None: the task's own limit (500 in Meta-World)
     action_free: bool = False  # drop actions from the recorded episode
+    action_repeat: int = 1  # simulator steps per recorded frame (Meta-World: 80 Hz / K frames per second)
     tracks: bool = True  # exact ground-truth tracks
     grid_size: int = GRID_SIZE
     horizon: int = HORIZON
@@ -25,6 +26,8 @@ class RolloutConfig:
     def __post_init__(self) -> None:
         if self.action_noise < 0:
             raise ValueError(f"action_noise must be >= 0, got {self.action_noise}")
+        if self.action_repeat < 1:
+            raise ValueError(f"action_repeat must be >= 1, got {self.action_repeat}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
 
@@ -40,7 +43,10 @@ class RolloutTiming:
 
 
 def record_episode(sim: MetaWorldTask, seed: int, cfg: RolloutConfig) -> tuple[Episode, RolloutTiming]:
-    """Run the noisy expert from ``reset(seed)`` until success or the step limit."""
+    """Run the noisy expert from ``reset(seed)`` until success or the step limit (in simulator
+    steps). With ``action_repeat`` K the expert still acts every simulator step, but a frame is
+    recorded every K steps and the action between two frames is the mean of the K actions
+    applied: holding it for K steps moves the arm as the expert did (how policies execute it)."""
     rng = np.random.default_rng(seed)
     timing = RolloutTiming()
     sim.reset(seed)
@@ -67,7 +73,8 @@ def record_episode(sim: MetaWorldTask, seed: int, cfg: RolloutConfig) -> tuple[E
     record_frame()
     success = unstable = False
     max_steps = min(cfg.max_steps or sim.max_steps, sim.max_steps)
-    for _ in range(max_steps):
+    applied: list[np.ndarray] = []
+    for step in range(max_steps):
         t0 = time.perf_counter()
         action = sim.expert_action()
         action = np.clip(action + rng.normal(0.0, cfg.action_noise, action.shape), -1.0, 1.0)
@@ -75,8 +82,11 @@ def record_episode(sim: MetaWorldTask, seed: int, cfg: RolloutConfig) -> tuple[E
         timing.physics += time.perf_counter() - t0
         if unstable:
             break
-        actions.append(action.astype(np.float32))
-        record_frame()
+        applied.append(action)
+        if len(applied) == cfg.action_repeat or success or step == max_steps - 1:
+            actions.append(np.mean(applied, axis=0).astype(np.float32))
+            applied = []
+            record_frame()
         if success:
             break
 
@@ -92,7 +102,7 @@ def record_episode(sim: MetaWorldTask, seed: int, cfg: RolloutConfig) -> tuple[E
         task=sim.task,
         sentence=sim.sentence,
         images={cam: np.stack(frames) for cam, frames in images.items()},
-        fps=1.0 / sim.dt,
+        fps=1.0 / (sim.dt * cfg.action_repeat),
         proprio=np.stack(proprio),
         actions=None if cfg.action_free else np.stack(actions).reshape(-1, ACTION_DIM),
         tracks=tracks,
@@ -102,6 +112,7 @@ def record_episode(sim: MetaWorldTask, seed: int, cfg: RolloutConfig) -> tuple[E
         extras={"env_state": np.stack(states), "rand_vec": sim.rand_vec},
         info={
             "action_noise": cfg.action_noise,
+            "action_repeat": cfg.action_repeat,
             "unstable": unstable,
             "cameras": cameras_info,
             "proprio": ["ee_x", "ee_y", "ee_z", "gripper_opening"],

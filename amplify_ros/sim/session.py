@@ -34,7 +34,10 @@ class SimSession:
     """Episodes of one task with seeds derived from (``seed``, task, episode index)."""
 
     def __init__(self, task: str, image_size: int = 128, camera: str = "corner", seed: int = 1_000_003,
-                 max_steps: int = 500) -> None:
+                 max_steps: int = 500, action_repeat: int = 1) -> None:
+        if action_repeat < 1:
+            raise ValueError(f"action_repeat must be >= 1, got {action_repeat}")
+        self.action_repeat = action_repeat
         self.camera = camera
         self.image_size = image_size
         self.seed = seed
@@ -89,14 +92,18 @@ class SimSession:
         return [model.joint(j).name for j in ids], np.array([data.qpos[model.jnt_qposadr[j]] for j in ids])
 
     def step(self, action: np.ndarray) -> EpisodeResult | None:
-        """Apply one action (clipped to Meta-World's [-1, 1]); the episode's result when it ends
-        (success, step limit or an unstable simulation), after which a new episode has begun."""
+        """Apply one action (clipped to Meta-World's [-1, 1]) for ``action_repeat`` simulator
+        steps; the episode's result when it ends (success, step limit or an unstable
+        simulation), after which a new episode has begun."""
         action = np.asarray(action, np.float64)
         if action.shape != (ACTION_DIM,) or not np.all(np.isfinite(action)):
             raise ValueError(f"an action is {ACTION_DIM} finite numbers {ACTION_NAMES}, got {action.tolist()}")
-        _, success, unstable = self.sim.step(np.clip(action, -1.0, 1.0))
-        self.step_in_episode += 1
-        self.total_steps += 1
+        for _ in range(self.action_repeat):
+            _, success, unstable = self.sim.step(np.clip(action, -1.0, 1.0))
+            self.step_in_episode += 1
+            self.total_steps += 1
+            if success or unstable or self.step_in_episode >= self.max_steps:
+                break
         reason = "success" if success else "unstable" if unstable else "timeout" if self.step_in_episode >= self.max_steps else ""
         return self.finish(reason) if reason else None
 

@@ -82,7 +82,8 @@ def run_episode(task: str, index: int, seed: int, settings: EvalSettings, write_
     sim.reset(seed)
     outcome = Outcome(task, index, seed, False, 0, "timeout")
     frames = []
-    for step in range(min(settings.max_steps, sim.max_steps)):
+    repeat = policy.action_repeat(sim.dt)
+    for step in range(0, min(settings.max_steps, sim.max_steps), repeat):
         images = np.stack([sim.render(c) for c in cameras])
         if write_video:
             frames.append(images[0])
@@ -94,8 +95,11 @@ def run_episode(task: str, index: int, seed: int, settings: EvalSettings, write_
         if not np.all(np.isfinite(action)):
             outcome.reason = "nonfinite_action"
             break
-        _, success, unstable = sim.step(np.clip(action, -1.0, 1.0))
-        outcome.steps = step + 1
+        for k in range(repeat):  # the policy acts at its training rate: hold the action
+            _, success, unstable = sim.step(np.clip(action, -1.0, 1.0))
+            outcome.steps = step + k + 1
+            if success or unstable:
+                break
         if unstable:
             outcome.reason = "unstable"
             break

@@ -253,7 +253,8 @@ def _load_data(args: TrainArgs, split: Split, info: distributed.DistInfo) -> tup
     if train_set.skipped_without_actions and info.is_main:
         print(f"skipped {train_set.skipped_without_actions} training episodes without actions")
     stats = {"image_size": train_set.image_size, "views": train_set.views, "cameras": train_set.cameras,
-             "train_episodes": len(train_set.episodes), "train_samples": len(train_set), "preset": args.preset}
+             "train_episodes": len(train_set.episodes), "train_samples": len(train_set), "preset": args.preset,
+             "fps": train_set.fps}
     if "tracks" in train_set[0]:
         stats["horizon"] = int(train_set[0]["tracks"].shape[-3])
     return train_set, val_set, stats
