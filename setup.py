@@ -36,6 +36,7 @@ setup(
             "policy_node = amplify_ros.nodes.policy_node:main",
             "forward_node = amplify_ros.nodes.forward_node:main",
             "inverse_node = amplify_ros.nodes.inverse_node:main",
+            "tracker_node = amplify_ros.nodes.tracker_node:main",
         ],
     },
 )

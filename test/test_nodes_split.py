@@ -1,4 +1,4 @@
-"""forward_node, inverse_node (and policy_node on the helpers they share), over DDS.
+"""forward_node, inverse_node, tracker_node (and policy_node on the helpers they share), over DDS.
 
 Each test runs the node under test and a driver node in a context of its own, on a DDS domain
 of its own (201 on; conftest's per-process domains are 100-199), spins until what it waits for
@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import rclpy
@@ -40,6 +41,7 @@ from amplify_ros.nodes.inverse_node import InverseNode
 from amplify_ros.nodes.policy_node import PolicyNode
 from amplify_ros.nodes.qos import latched_qos
 from amplify_ros.nodes.tensor_msgs import codes_to_msg, msg_to_codes, msg_to_tracks, trajectory_to_chunk
+from amplify_ros.nodes.tracker_node import TrackerNode
 from tiny import TINY_FORWARD, TINY_TOKENIZER
 
 SIZE = 32  # model image side
@@ -259,6 +261,47 @@ def test_policy_node_still_publishes_chunks_tokens_and_tracks(ros, checkpoints):
     header = act_on_one_frame(ros, node, [chunks, tokens, tracks])
     assert all(same(m[0].header, header) for m in (chunks, tokens, tracks))
     assert (tracks[0].height, tracks[0].width) == (16, 400)
+
+
+# --- tracker_node -----------------------------------------------------------------------------
+TRACKED_HW = (80, 96)  # big enough that LK's coarsest pyramid level does not mix the square into flat rows
+
+
+def moving_square(step: int) -> np.ndarray:
+    """A 32 px textured square (rows 16-47, columns 16-47 at step 0) on flat grey, 1 px further
+    right at every step. The texture is smooth noise: pixel-sized noise aliases in LK's pyramid."""
+    image = np.full((*TRACKED_HW, 3), 90, np.uint8)
+    noise = np.random.default_rng(7).integers(0, 255, (8, 8, 3), dtype=np.uint8)
+    image[16:48, 16 + step : 48 + step] = cv2.resize(noise, (32, 32), interpolation=cv2.INTER_CUBIC)
+    return image
+
+
+def test_tracker_node_follows_a_translating_pattern(ros):
+    node = ros.start(TrackerNode, Parameter("image_size", value=TRACKED_HW[0]), RELIABLE_IMAGES)
+    windows = ros.listen(Image, "amplify/tracks")
+    overlays = ros.listen(Image, "amplify/tracks/overlay", qos_profile_sensor_data)
+    images = ros.publisher(Image, "camera/image_raw")
+    ros.connected()
+    headers = [ros.header(age=1.0 - 0.05 * k) for k in range(16)]
+    for k, header in enumerate(headers):
+        images.publish(numpy_to_imgmsg(moving_square(k), "rgb8", header))
+        ros.spin_until(lambda: node.health.processed == k + 1, f"frame {k} to be tracked")
+    ros.spin_until(lambda: windows and overlays, "the first window and its overlay")
+    msg = windows[0]
+    assert same(msg.header, headers[0]) and same(overlays[0].header, headers[0])
+    assert msg.encoding == "32FC2" and (msg.height, msg.width) == (16, 400)
+    xy = msg_to_tracks(msg)  # (16, 400, 2) source pixels (x, y): the 80 px crop starts at x = 8
+    x, y = xy[0, :, 0], xy[0, :, 1]
+    inside = (x > 16 + 4) & (x < 48 - 4) & (y > 16 + 4) & (y < 48 - 4)  # on the texture, away from its edges
+    flat = y > 48 + 20  # rows the square never comes near
+    assert inside.sum() == 36 and flat.sum() == 60
+    motion = xy[-1] - xy[0]  # NaN where a point was lost
+    np.testing.assert_allclose(motion[inside], np.broadcast_to([15.0, 0.0], (36, 2)), atol=0.1)
+    assert np.abs(motion[flat]).max() < 0.1
+
+    images.publish(numpy_to_imgmsg(moving_square(0), "rgb8", ros.header(age=2.0)))  # the bag looped
+    ros.spin_until(lambda: node.health.processed == 17, "the looped frame")
+    assert node.tracker.frames_seen == 1 and len(windows) == 1
 
 
 # --- parameters -------------------------------------------------------------------------------
