@@ -304,6 +304,13 @@ def test_tracker_node_follows_a_translating_pattern(ros):
     assert node.tracker.frames_seen == 1 and len(windows) == 1
 
 
+def test_tracker_node_without_cotracker_files_says_what_is_missing(ros):
+    node = ros.start(TrackerNode, Parameter("backend", value="cotracker"))
+    assert node.tracker is None and "local checkout" in node.health.error and "cotracker_repo" in node.health.error
+    node.on_image(numpy_to_imgmsg(moving_square(0), "rgb8", ros.header()))
+    assert node.health.dropped["no_tracker"] == 1
+
+
 # --- parameters -------------------------------------------------------------------------------
 def test_parameter_changes_out_of_range_read_only_or_unloadable_are_rejected_with_a_reason(ros, checkpoints, tmp_path):
     node = ros.start(ForwardNode, Parameter("checkpoint", value=str(checkpoints["forward"])))
