@@ -4,7 +4,8 @@ AMPLIFY: the forward model predicts motion codes from the image and sentence, th
 model turns codes + image + proprioception into actions. BC: one model from image,
 proprioception and sentence. Both load from one checkpoint directory (an inverse checkpoint
 carries its forward model in ``forward/``) and time each stage, so the ROS nodes and the
-evaluator share exactly this code.
+evaluator share exactly this code. ``MotionPrior`` is the forward half alone (forward_node):
+the policy holds one when it predicts its own codes.
 """
 
 from __future__ import annotations
@@ -23,6 +24,56 @@ from amplify_ros.core.tokenizer import MotionTokenizer
 from amplify_ros.core.tracks import grid_queries
 
 
+class MotionPrior:
+    """Forward model (+ its tokenizer, when the checkpoint carries one): image + sentence ->
+    motion codes -> the grid tracks those codes stand for."""
+
+    def __init__(self, forward: ForwardModel, tokenizer: MotionTokenizer | None = None, device: str = "cpu") -> None:
+        self.forward = forward.eval()
+        self.tokenizer = tokenizer.eval() if tokenizer is not None else None
+        self.device = torch.device(device)
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "cpu") -> "MotionPrior":
+        """A forward checkpoint or run, or a policy checkpoint (its ``forward/`` is used)."""
+        path = resolve(Path(path))
+        if (path / "forward" / "model.yaml").is_file():
+            path = path / "forward"
+        forward = load_checkpoint(path, "forward", device)[0]
+        tokenizer = None
+        if (path / "tokenizer").is_dir():  # optional: only needed to draw predicted tracks
+            tokenizer = load_checkpoint(path / "tokenizer", "tokenizer", device)[0]
+        return cls(forward, tokenizer, device)
+
+    @property
+    def image_size(self) -> int:
+        return self.forward.cfg.image_size
+
+    @property
+    def views(self) -> int:
+        return self.forward.cfg.views
+
+    @torch.inference_mode()
+    def predict(self, images: np.ndarray, sentence: str) -> np.ndarray:
+        """images (V, H, W, 3) uint8 -> motion codes (T,)."""
+        want = (self.views, self.image_size, self.image_size, 3)
+        if images.shape != want or images.dtype != np.uint8:
+            raise ValueError(f"images must be {want} uint8, got {images.shape} {images.dtype}")
+        img = torch.from_numpy(np.ascontiguousarray(images)).unsqueeze(0).to(self.device)
+        return self.forward.predict(img, [sentence])[0].cpu().numpy()
+
+    @torch.inference_mode()
+    def decode_tracks(self, codes: np.ndarray) -> np.ndarray | None:
+        """Motion codes (T,) -> the predicted tracks of the query grid, (V, S, N, 2) normalised
+        (row, col); None without a tokenizer (a checkpoint shipped without one)."""
+        if self.tokenizer is None:
+            return None
+        start = torch.from_numpy(grid_queries()).float().to(self.device)
+        start = start.expand(1, self.views, *start.shape)
+        idx = torch.as_tensor(np.asarray(codes), dtype=torch.long, device=self.device).unsqueeze(0)
+        return self.tokenizer.decode_indices(idx, start)[0].cpu().numpy()
+
+
 @dataclass
 class ChunkPrediction:
     actions: np.ndarray  # (K, A)
@@ -31,14 +82,13 @@ class ChunkPrediction:
 
 
 class Policy:
-    def __init__(self, inverse: InverseModel, forward: ForwardModel | None = None, cameras: list[str] | None = None,
-                 device: str = "cpu", tokenizer: MotionTokenizer | None = None, fps: float | None = None) -> None:
+    def __init__(self, inverse: InverseModel, motion: MotionPrior | None = None, cameras: list[str] | None = None,
+                 device: str = "cpu", fps: float | None = None) -> None:
         self.cameras = list(cameras or ["corner"])[: inverse.cfg.views]
         if len(self.cameras) != inverse.cfg.views:
             raise CheckpointError(f"the model takes {inverse.cfg.views} views but names {len(self.cameras)} cameras")
         self.inverse = inverse.eval()
-        self.forward = forward.eval() if forward is not None else None
-        self.tokenizer = tokenizer.eval() if tokenizer is not None else None
+        self.motion = motion
         self.fps = fps  # the rate of its training data: one action per frame at this rate (None: unknown)
         self.device = torch.device(device)
 
@@ -49,12 +99,8 @@ class Policy:
         inverse, stats = load_checkpoint(path, device=device)
         if not isinstance(inverse, InverseModel):
             raise CheckpointError(f"{path} holds a {type(inverse).__name__}, not a policy (inverse or bc) checkpoint")
-        forward = tokenizer = None
-        if inverse.cfg.use_codes and with_forward:
-            forward = load_checkpoint(path / "forward", "forward", device)[0]
-            if (path / "forward" / "tokenizer").is_dir():  # optional: only needed to draw predicted tracks
-                tokenizer = load_checkpoint(path / "forward" / "tokenizer", "tokenizer", device)[0]
-        return cls(inverse, forward, stats.get("cameras"), device, tokenizer, stats.get("fps"))
+        motion = MotionPrior.load(path / "forward", device) if inverse.cfg.use_codes and with_forward else None
+        return cls(inverse, motion, stats.get("cameras"), device, stats.get("fps"))
 
     @property
     def kind(self) -> str:
@@ -95,7 +141,7 @@ class Policy:
         """images (V, H, W, 3) uint8, proprio (P,) -> the action chunk for now and the next steps.
         An AMPLIFY policy predicts its motion codes unless ``codes`` (T,) are given."""
         self.check_inputs(images, proprio)
-        if self.inverse.cfg.use_codes and codes is None and self.forward is None:
+        if self.inverse.cfg.use_codes and codes is None and self.motion is None:
             raise ValueError("this inverse model needs motion codes: pass them, or load the policy with its forward model")
         if codes is not None and np.shape(codes) != (self.inverse.cfg.code_len,):
             raise ValueError(f"expected {self.inverse.cfg.code_len} motion codes, got shape {np.shape(codes)}")
@@ -108,7 +154,7 @@ class Policy:
         if codes is not None:
             codes = torch.as_tensor(np.asarray(codes), dtype=torch.long, device=self.device).unsqueeze(0)
         elif self.inverse.cfg.use_codes:
-            codes = self.forward.predict(img, [sentence])
+            codes = self.motion.forward.predict(img, [sentence])
             timings["forward_ms"] = (time.perf_counter() - t0) * 1e3
         t1 = time.perf_counter()
         actions = self.inverse.predict(img, prop, codes, [sentence])
@@ -116,13 +162,6 @@ class Policy:
         timings["total_ms"] = (time.perf_counter() - t0) * 1e3
         return ChunkPrediction(actions[0].cpu().numpy(), None if codes is None else codes[0].cpu().numpy(), timings)
 
-    @torch.inference_mode()
     def decode_tracks(self, codes: np.ndarray) -> np.ndarray | None:
-        """Motion codes (T,) -> the predicted tracks of the query grid, (V, S, N, 2) normalised
-        (row, col); None without a tokenizer (BC, or a checkpoint shipped without one)."""
-        if self.tokenizer is None:
-            return None
-        start = torch.from_numpy(grid_queries()).float().to(self.device)
-        start = start.expand(1, self.views, *start.shape)
-        idx = torch.as_tensor(np.asarray(codes), dtype=torch.long, device=self.device).unsqueeze(0)
-        return self.tokenizer.decode_indices(idx, start)[0].cpu().numpy()
+        """See ``MotionPrior.decode_tracks``; None for BC and without the forward model."""
+        return self.motion.decode_tracks(codes) if self.motion is not None else None

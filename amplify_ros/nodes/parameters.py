@@ -56,6 +56,10 @@ class LiveParameters:
             self._apply[name] = apply  # after declaring: the declared value is the caller's to use
         return value
 
+    def setter(self, attribute: str) -> Callable[[Any], None]:
+        """An apply function for a parameter the node only reads: keeps ``node.<attribute>`` equal to it."""
+        return lambda value: setattr(self._node, attribute, value)
+
     def _check(self, name: str, value: Any) -> str:
         choices = self._choices.get(name)
         if choices is not None and value not in choices:

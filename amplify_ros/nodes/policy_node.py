@@ -7,6 +7,7 @@ publishes what forward_node and inverse_node publish together, on the same topic
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
@@ -17,40 +18,32 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import Image, JointState
-from std_msgs.msg import Header, String
+from std_msgs.msg import String
 from trajectory_msgs.msg import JointTrajectory
 
 from amplify_ros.control.chunking import make_chunker
-from amplify_ros.control.freshness import refuse_reason
-from amplify_ros.core.checkpoint import CheckpointError
-from amplify_ros.core.overlay import draw_tracks
 from amplify_ros.core.policy import Policy
-from amplify_ros.core.tracks import square, square_to_source_xy
-from amplify_ros.nodes.conversions import ImageConversionError, numpy_to_imgmsg, to_rgb
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
+from amplify_ros.nodes.model_io import FrameGate, MotionPublisher, declare_image_qos, load_model, stamp_seconds
 from amplify_ros.nodes.parameters import LiveParameters
-from amplify_ros.nodes.paths import find
-from amplify_ros.nodes.qos import image_qos, latched_qos
+from amplify_ros.nodes.qos import latched_qos
 from amplify_ros.nodes.state_msgs import joint_vector
-from amplify_ros.nodes.tensor_msgs import chunk_to_trajectory, codes_to_msg, tracks_to_msg
-
-
-def stamp_seconds(header: Header) -> float:
-    return header.stamp.sec + header.stamp.nanosec * 1e-9
+from amplify_ros.nodes.tensor_msgs import chunk_to_trajectory
 
 
 class PolicyNode(Node):
     """Subscribes camera/image_raw, joint_states, amplify/task; publishes amplify/action_chunk,
-    amplify/command, amplify/motion_tokens, amplify/predicted_tracks (+ /overlay)."""
+    amplify/command and, ``with_forward``, amplify/motion_tokens, amplify/predicted_tracks (+ /overlay)."""
 
     def __init__(self, node_name: str = "amplify_policy", with_forward: bool = True, **kwargs) -> None:
         super().__init__(node_name, **kwargs)
         self.health = Health()
+        self.gate = FrameGate(self, self.health)
         self._with_forward = with_forward
         self.policy: Policy | None = None
         self.sentence: str | None = None
         self._state: tuple[np.ndarray, float] | None = None
-        p = LiveParameters(self)
+        self.params = p = LiveParameters(self)  # subclasses declare theirs through it too
         self.device = p.declare("device", "cpu", "torch device for inference", choices=("cpu", "cuda"))
         torch.set_num_threads(p.declare("threads", 1, "torch threads for inference (1 is fastest on a busy CPU)", range=(1, 64)))
         self.ensemble = p.declare("ensemble", "temporal", "how chunks become commands: 'temporal' predicts every frame "
@@ -61,41 +54,36 @@ class PolicyNode(Node):
         self.execute_steps = p.declare("execute_steps", 8, "open-loop: chunk steps executed before predicting again",
                                        range=(1, 256), apply=self._rebuild("execute_steps"))
         self.max_image_age = p.declare("max_image_age", 0.5, "images older than this (s, node clock) are not acted on",
-                                       range=(0.001, 3600.0), apply=self._setter("max_image_age"))
+                                       range=(0.001, 3600.0), apply=p.setter("max_image_age"))
         self.max_state_age = p.declare("max_state_age", 0.2, "robot state further than this (s) from the image is stale",
-                                       range=(0.001, 3600.0), apply=self._setter("max_state_age"))
+                                       range=(0.001, 3600.0), apply=p.setter("max_state_age"))
         self.state_names = p.declare("state_names", [], "joint_states entries forming the proprio vector, in the "
                                      "checkpoint's order (empty: all positions in message order)")
         self.action_names = p.declare("action_names", [], "names of the action dimensions (joint_names of the "
                                       "published trajectories; empty: a0, a1, ...)")
         self.action_period = p.declare("action_period", 0.0125, "time between the chunk's actions (s): the control "
                                        "period the policy was trained at (Meta-World: 0.0125)", range=(1e-4, 10.0),
-                                       apply=self._setter("action_period"))
-        self.publish_tracks = p.declare("publish_tracks", True, "decode and publish the predicted tracks and their "
-                                        "overlay image after each command (AMPLIFY checkpoints only)",
-                                        apply=self._setter("publish_tracks"))
+                                       apply=p.setter("action_period"))
+        if with_forward:
+            self.publish_tracks = p.declare("publish_tracks", True, "decode and publish the predicted tracks and "
+                                            "their overlay image after each command (AMPLIFY checkpoints only)",
+                                            apply=p.setter("publish_tracks"))
         self.checkpoint = p.declare("checkpoint", "", "policy run directory or checkpoint (amplify-train inverse|bc); "
-                                    "changing it loads the new model or rejects the change", apply=self._reload)
-        self._load(self.checkpoint)
+                                    "changing it loads the new model or rejects the change", apply=self._load)
+        with contextlib.suppress(ValueError):  # without a model the node runs and says why on /diagnostics
+            self._load(self.checkpoint)
 
         sensing = MutuallyExclusiveCallbackGroup()  # state and task stay fresh while a frame is inferred
-        qos = image_qos(p.declare("image_qos", "sensor_data", "camera QoS: 'sensor_data' (best effort, depth 1) or "
-                                  "'reliable' (depth 1; for lockstep simulation)", choices=("sensor_data", "reliable")))
-        self.create_subscription(Image, "camera/image_raw", self.on_image, qos)
+        self.create_subscription(Image, "camera/image_raw", self.on_image, declare_image_qos(p))
         self.create_subscription(JointState, "joint_states", self.on_state, qos_profile_sensor_data, callback_group=sensing)
         self.create_subscription(String, "amplify/task", self.on_task, latched_qos(), callback_group=sensing)
         reliable = QoSProfile(depth=10)
         self.chunk_pub = self.create_publisher(JointTrajectory, "amplify/action_chunk", reliable)
         self.command_pub = self.create_publisher(JointTrajectory, "amplify/command", reliable)
-        self.tokens_pub = self.create_publisher(Image, "amplify/motion_tokens", reliable)
-        self.tracks_pub = self.create_publisher(Image, "amplify/predicted_tracks", reliable)
-        self.overlay_pub = self.create_publisher(Image, "amplify/predicted_tracks/overlay", qos_profile_sensor_data)
+        self.motion_out = MotionPublisher(self) if with_forward else None
         self.diagnostics = DiagnosticsReporter(self, self.health)
 
     # --- parameters -------------------------------------------------------------------------
-    def _setter(self, name: str):
-        return lambda value: setattr(self, name, value)
-
     def _rebuild(self, name: str):
         def apply(value) -> None:
             setattr(self, name, value)
@@ -107,31 +95,15 @@ class PolicyNode(Node):
             self.chunker = make_chunker(self.ensemble, self.policy.chunk, self.ensemble_k,
                                         min(self.execute_steps, self.policy.chunk))
 
-    def _load(self, path: str) -> bool:
-        if not path:
-            self.health.status = "no checkpoint: set the 'checkpoint' parameter"
-            self.get_logger().error(self.health.status)
-            return False
-        try:
-            policy = Policy.load(find(path), self.device, with_forward=self._with_forward)
-            if policy.views != 1:
-                raise CheckpointError(f"{path} takes {policy.views} camera views; the nodes feed one camera")
-        except (CheckpointError, OSError, ValueError, KeyError, RuntimeError) as err:
-            self.health.error = f"cannot load checkpoint {path}: {err}"
-            self.get_logger().error(self.health.error)
-            return False
-        self.policy = policy
+    def _load(self, path: str) -> None:
+        """Load ``path`` or raise ValueError, keeping the model there was (a rejected change)."""
+        self.policy = policy = load_model(self, self.health, path,
+                                          lambda p: Policy.load(p, self.device, with_forward=self._with_forward))
+        self.checkpoint = path
         self.names = list(self.action_names) or [f"a{i}" for i in range(policy.action_dim)]
         self._new_chunker()
-        self.health.status, self.health.error = "running", ""
         self.get_logger().info(f"loaded {policy.kind} policy from {path}: {policy.image_size} px, "
                                f"{policy.action_dim}-D actions in chunks of {policy.chunk}")
-        return True
-
-    def _reload(self, path: str) -> None:
-        if not self._load(path):
-            raise ValueError(self.health.error)  # turned into a rejected parameter change
-        self.checkpoint = path
 
     # --- inputs -----------------------------------------------------------------------------
     def on_task(self, msg: String) -> None:
@@ -154,35 +126,20 @@ class PolicyNode(Node):
     def on_image(self, msg: Image) -> None:
         self.act(msg)
 
-    def refuse(self, reason: str, detail: str) -> None:
-        self.health.drop(reason, detail)
-        self.get_logger().warning(f"not acting on frame: {detail}", throttle_duration_sec=2.0)
-
-    def observation(self, msg: Image) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """(source RGB, model image, proprio) for ``msg``, or None after saying why not."""
-        if self.policy is None:
-            self.health.drop("no_model")
+    def observation(self, msg: Image, state: tuple[np.ndarray, float] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(source RGB, model image, proprio) for ``msg`` and robot ``state`` (vector, stamp),
+        or None after saying why not."""
+        if not self.gate.ready(self.policy, self.sentence):
             return None
-        if self.sentence is None:
-            self.refuse("no_task", "no task sentence yet on amplify/task")
-            return None
-        state, state_stamp = self._state if self._state is not None else (None, None)
-        now = self.get_clock().now().nanoseconds * 1e-9
-        reason = refuse_reason(now, stamp_seconds(msg.header), self.max_image_age, state, state_stamp, self.max_state_age)
-        if reason:
-            self.refuse("stale" if "stale" in reason or "no robot" in reason else "bad_state", reason)
-            return None
-        try:
-            rgb = to_rgb(msg)
-        except ImageConversionError as err:
-            self.refuse("bad_image", str(err))
-            return None
-        return rgb, square(rgb, self.policy.image_size), state
+        vec, stamp = state if state is not None else (None, None)
+        frame = self.gate.model_input(msg, self.policy.image_size, self.max_image_age, vec, stamp, self.max_state_age)
+        return None if frame is None else (*frame, vec)
 
     # --- acting -----------------------------------------------------------------------------
-    def act(self, msg: Image, codes: np.ndarray | None = None) -> None:
+    def act(self, msg: Image, codes: np.ndarray | None = None, state: tuple[np.ndarray, float] | None = None) -> None:
+        """Act on ``msg`` with the latest robot state, or ``state`` (vector, stamp) when given."""
         start = time.perf_counter()
-        obs = self.observation(msg)
+        obs = self.observation(msg, state if state is not None else self._state)
         if obs is None:
             return
         rgb, image, proprio = obs
@@ -191,11 +148,11 @@ class PolicyNode(Node):
             try:
                 pred = self.policy.predict(image[None], proprio, self.sentence, codes)
             except ValueError as err:
-                self.refuse("bad_input", str(err))
+                self.gate.refuse("bad_input", str(err))
                 return
             if not np.all(np.isfinite(pred.actions)):
                 self.chunker.reset()
-                self.refuse("nonfinite_action", "the model produced a non-finite action chunk; nothing published")
+                self.gate.refuse("nonfinite_action", "the model produced a non-finite action chunk; nothing published")
                 return
             self.chunker.push(pred.actions)
             self.chunk_pub.publish(chunk_to_trajectory(pred.actions, self.names, self.action_period, msg.header))
@@ -203,21 +160,8 @@ class PolicyNode(Node):
         self.command_pub.publish(chunk_to_trajectory(action[None], self.names, self.action_period, msg.header))
         stages = {k: v for k, v in pred.timings_ms.items() if k != "total_ms"} if pred is not None else None
         self.health.ok((time.perf_counter() - start) * 1e3, stages)
-        if pred is not None and pred.codes is not None and codes is None:
-            self.publish_prediction(msg.header, rgb, image, pred.codes)
-
-    def publish_prediction(self, header: Header, rgb: np.ndarray, image: np.ndarray, codes: np.ndarray) -> None:
-        """Motion tokens, and (after the command is out, so it costs no latency) decoded tracks."""
-        self.tokens_pub.publish(codes_to_msg(codes, header))
-        if not self.publish_tracks:
-            return
-        tracks = self.policy.decode_tracks(codes)
-        if tracks is None:
-            return
-        self.tracks_pub.publish(tracks_to_msg(square_to_source_xy(tracks[0], *rgb.shape[:2]), header))
-        if self.overlay_pub.get_subscription_count():
-            overlay = draw_tracks(image, tracks[0], np.ones(tracks[0].shape[:2], bool))
-            self.overlay_pub.publish(numpy_to_imgmsg(overlay, "rgb8", header))
+        if pred is not None and pred.codes is not None and codes is None:  # after the command: costs it no latency
+            self.motion_out.publish(msg.header, pred.codes, rgb, image, self.policy.decode_tracks if self.publish_tracks else None)
 
 
 def main(args: list[str] | None = None) -> None:

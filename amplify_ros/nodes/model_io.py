@@ -1,0 +1,148 @@
+"""What the nodes around a model share, so they refuse, load and publish alike.
+
+- ``load_model``: a checkpoint loaded, or the reason it was not on /diagnostics and in the log
+  (the node keeps running, without a model or with the one it had);
+- ``FrameGate``: the checks a camera frame passes before inference (model and task present,
+  image fresh, robot state close to it, a colour encoding), each refusal counted by reason and
+  logged with throttling, since it runs per frame;
+- ``TrackPublisher`` / ``MotionPublisher``: tracks and motion tokens in the layouts of
+  docs/interfaces.md, with an overlay image drawn only while someone subscribes to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
+import numpy as np
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, qos_profile_sensor_data
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header
+
+from amplify_ros.control.freshness import refuse_reason
+from amplify_ros.core.overlay import draw_tracks
+from amplify_ros.core.tracks import square, square_to_source_xy
+from amplify_ros.nodes.conversions import ImageConversionError, numpy_to_imgmsg, to_rgb
+from amplify_ros.nodes.diagnostics import Health
+from amplify_ros.nodes.parameters import LiveParameters
+from amplify_ros.nodes.paths import find
+from amplify_ros.nodes.qos import image_qos
+from amplify_ros.nodes.tensor_msgs import codes_to_msg, tracks_to_msg
+
+
+class ViewModel(Protocol):  # Policy, MotionPrior
+    views: int
+
+
+M = TypeVar("M", bound=ViewModel)
+
+
+def stamp_seconds(header: Header) -> float:
+    return header.stamp.sec + header.stamp.nanosec * 1e-9
+
+
+def declare_image_qos(params: LiveParameters, default: str = "sensor_data") -> QoSProfile:
+    """The camera subscription's QoS, as a read-only parameter."""
+    return image_qos(params.declare("image_qos", default, "camera QoS: 'sensor_data' (best effort, depth 1) or "
+                                    "'reliable' (depth 1; for lockstep simulation)", choices=("sensor_data", "reliable")))
+
+
+def load_model(node: Node, health: Health, path: str, load: Callable[[str], M]) -> M:
+    """``load(path)``, a model for one camera (a relative path may name a model shipped in the
+    package, see nodes/paths.py). Raises ValueError naming what is wrong (at run
+    time, a rejected parameter change) after putting it on /diagnostics and in the log."""
+    if not path:
+        reason = "no checkpoint: set the 'checkpoint' parameter"
+    else:
+        try:
+            model = load(str(find(path)))
+            if model.views != 1:
+                raise ValueError(f"{path} takes {model.views} camera views; the nodes feed one camera")
+            health.status, health.error = "running", ""
+            return model
+        except (OSError, ValueError, KeyError, RuntimeError) as err:  # CheckpointError is a RuntimeError
+            reason = f"cannot load checkpoint {path}: {err}"
+    health.error = reason
+    node.get_logger().error(reason)
+    raise ValueError(reason)
+
+
+class FrameGate:
+    """Says why a frame is not used: counted by reason in ``health`` (/diagnostics) and logged,
+    throttled, since it happens per frame."""
+
+    def __init__(self, node: Node, health: Health) -> None:
+        self._node = node
+        self._health = health
+
+    def refuse(self, reason: str, detail: str) -> None:
+        self._health.drop(reason, detail)
+        self._node.get_logger().warning(f"not acting on frame: {detail}", throttle_duration_sec=2.0)
+
+    def ready(self, model: object | None, sentence: str | None) -> bool:
+        """False (and counted) while there is no model or no task sentence yet."""
+        if model is None:
+            self._health.drop("no_model")
+            return False
+        if sentence is None:
+            self.refuse("no_task", "no task sentence yet on amplify/task")
+            return False
+        return True
+
+    def colour(self, msg: Image) -> np.ndarray | None:
+        """(H, W, 3) uint8 RGB, or None after an error naming the encoding (a wiring mistake,
+        e.g. a depth stream on the colour topic: it will not fix itself)."""
+        try:
+            return to_rgb(msg)
+        except ImageConversionError as err:
+            self._health.drop("bad_image", str(err))
+            self._node.get_logger().error(f"refusing image: {err}", throttle_duration_sec=2.0)
+            return None
+
+    def model_input(self, msg: Image, size: int, max_age: float, state: np.ndarray | None = None,
+                    state_stamp: float | None = None, max_state_age: float | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+        """(source RGB, its centre square at ``size`` px) of a fresh colour frame, or None after
+        saying why not. With ``max_state_age`` the robot state must exist and be that close."""
+        now = self._node.get_clock().now().nanoseconds * 1e-9
+        reason = refuse_reason(now, stamp_seconds(msg.header), max_age, state, state_stamp, max_state_age)
+        if reason:
+            self.refuse("stale" if "stale" in reason or "no robot" in reason else "bad_state", reason)
+            return None
+        rgb = self.colour(msg)
+        return None if rgb is None else (rgb, square(rgb, size))
+
+
+class TrackPublisher:
+    """Tracks on ``topic`` (32FC2, source-image pixels) and ``topic``/overlay (rgb8)."""
+
+    def __init__(self, node: Node, topic: str) -> None:
+        self._tracks = node.create_publisher(Image, topic, QoSProfile(depth=10))
+        self._overlay = node.create_publisher(Image, f"{topic}/overlay", qos_profile_sensor_data)
+
+    def publish(self, header: Header, points: np.ndarray, visible: np.ndarray | None, source_hw: tuple[int, int],
+                image: np.ndarray) -> None:
+        """points (S, N, 2) normalised (row, col) in ``image``, the centre square of a source
+        image of ``source_hw``; visible (S, N) or None for all. The overlay is drawn over
+        ``image`` only while someone subscribes (it costs milliseconds)."""
+        self._tracks.publish(tracks_to_msg(square_to_source_xy(points, *source_hw), header, visible))
+        if self._overlay.get_subscription_count():
+            shown = np.ones(points.shape[:2], bool) if visible is None else visible
+            self._overlay.publish(numpy_to_imgmsg(draw_tracks(image, points, shown), "rgb8", header))
+
+
+class MotionPublisher:
+    """amplify/motion_tokens, amplify/predicted_tracks and its overlay."""
+
+    def __init__(self, node: Node) -> None:
+        self._tokens = node.create_publisher(Image, "amplify/motion_tokens", QoSProfile(depth=10))
+        self._tracks = TrackPublisher(node, "amplify/predicted_tracks")
+
+    def publish(self, header: Header, codes: np.ndarray, rgb: np.ndarray, image: np.ndarray,
+                decode: Callable[[np.ndarray], np.ndarray | None] | None) -> None:
+        """Tokens first; then, with ``decode``, the tracks they stand for (decoded after the
+        tokens are out, so it delays nobody waiting for them)."""
+        self._tokens.publish(codes_to_msg(codes, header))
+        tracks = decode(codes) if decode is not None else None
+        if tracks is not None:
+            self._tracks.publish(header, tracks[0], None, rgb.shape[:2], image)
