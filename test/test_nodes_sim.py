@@ -116,11 +116,13 @@ def test_bringup_rejects_configs_that_name_no_or_unknown_nodes(tmp_path):
     assert (policy.module, policy.remappings) == ("policy_node", (("joint_states", "/ee_state"),))
 
 
-def test_the_shipped_demo_model_presses_the_button_over_dds(tmp_path, capsys, monkeypatch):
-    """`make demo` as a test: the committed small checkpoint, closed loop through the bringup,
-    started from elsewhere (config and model are found by name inside the package)."""
+@pytest.mark.parametrize("config", ["sim_demo", "sim_split"])
+def test_the_shipped_demo_model_presses_the_button_over_dds(config, tmp_path, capsys, monkeypatch):
+    """`make demo` as a test: the committed small checkpoint, closed loop through the bringup
+    (one policy node, or forward + inverse nodes), started from elsewhere (config and model are
+    found by name inside the package)."""
     monkeypatch.chdir(tmp_path)
-    assert demo_main(["--config", "sim_demo", "--episodes", "1", "--out", str(tmp_path)]) == 0
+    assert demo_main(["--config", config, "--episodes", "1", "--out", str(tmp_path)]) == 0
     assert "episode 0 of button-press-topdown: SUCCESS" in capsys.readouterr().out
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["success_rate"] == 1.0 and Path(summary["episodes"][0]["video"]).stat().st_size > 10_000
