@@ -104,3 +104,22 @@ def test_a_bag_without_metadata_imports_the_same(tmp_path, storage):
     assert np.array_equal(before.images["camera"], after.images["camera"]) and np.array_equal(before.actions, after.actions)
     single = next(Path(bag).glob(f"*.{'mcap' if storage == 'mcap' else 'db3'}"))
     assert bag_episodes(single, None, ACTION).episodes[0].num_frames == before.num_frames  # a storage file alone
+
+
+def test_import_bag_cli_writes_episodes_reports_drops_and_skips_bad_bags(tmp_path, capsys):
+    from amplify_ros.data.episode import read_episode
+    from amplify_ros.train.data_cli import main
+
+    good = write_bag(tmp_path / "good", recording(duration=1.0))
+    (tmp_path / "empty").mkdir()
+    out = tmp_path / "ds"
+    argv = ["import-bag", str(good), str(tmp_path / "empty"), "--out", str(out), "--action-topic", "/cmd", "--size", "32", "--state-joints", "elbow,shoulder"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "-> 1 episode(s)" in err and "29 frames" in err and "dropped: 1 frames before the first state" in err
+    assert "skipped" in err and "no .mcap or .db3 files" in err
+    ep = read_episode(out / "stack-the-red-block" / "episode_00000.h5")
+    assert ep.env == "rosbag" and ep.images["camera"].shape == (29, 32, 32, 3) and ep.info["proprio"] == ["elbow", "shoulder"]
+    assert main(["import-bag", str(tmp_path / "empty"), "--out", str(out), "--action-topic", "/cmd", "--size", "32", "--state-joints", "elbow,shoulder"]) == 2
+    assert main(["import-bag", str(good), "--out", str(out), "--size", "64"]) == 2  # another dataset's settings
+    assert "holds a different dataset" in capsys.readouterr().err
