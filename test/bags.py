@@ -11,7 +11,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
 TS = get_typestore(Stores.ROS2_KILTED)
@@ -110,10 +110,14 @@ def recording(duration: float = 3.0, camera_hz: float = 30, state_hz: float = 20
     return sorted(msgs, key=lambda m: m[3])
 
 
-def write_bag(path: Path, messages: list[Message], storage: str = "mcap") -> Path:
-    """A bag as any rosbag2 recorder leaves it (rosbags' plain Writer)."""
+def write_bag(path: Path, messages: list[Message], storage: str = "mcap", zstd: bool = False) -> Path:
+    """A bag as any rosbag2 recorder leaves it (rosbags' plain Writer), MCAP chunks optionally
+    compressed with zstd."""
     plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
-    with Writer(path, version=9, storage_plugin=plugin) as writer:
+    writer = Writer(path, version=9, storage_plugin=plugin)
+    if zstd:
+        writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
+    with writer:
         connections = {}
         for topic, msgtype, data, t in messages:
             if topic not in connections:

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from bags import STRING, T0, recording, string, write_bag
+from bags import STRING, T0, TS, recording, string, write_bag
 from rosbags.rosbag2 import Reader
 
 from amplify_ros.data.bag_import import BagImportSettings, bag_episodes
-from amplify_ros.data.bag_reader import BagReader
+from amplify_ros.data.bag_reader import BagReader, BagReadError
 from amplify_ros.data.bag_writer import BagRecorder, BagWriteError
 
 TEST_DIR = Path(__file__).parent
@@ -30,8 +30,6 @@ class FakeClock:
 
 def numbered(reader: BagReader) -> list[int]:
     """The numbers of the String messages ``m<i>`` that came back."""
-    from bags import TS
-
     return [int(TS.deserialize_cdr(m.data, m.msgtype).data[1:]) for m in reader.messages()]
 
 
@@ -60,12 +58,13 @@ CHILD = """
 import sys, time
 from bags import recording
 from amplify_ros.data.bag_writer import BagRecorder
-rec = BagRecorder(sys.argv[1], storage=sys.argv[2], flush_seconds=0.05, split_seconds=0.4)
+rec = BagRecorder(sys.argv[1], storage=sys.argv[2], flush_seconds=0.05, split_seconds=0.3)
 rec.open()
-for topic, msgtype, data, t in recording(duration=4.0):
+for topic, msgtype, data, t in recording(duration=4.0)[:700]:
     rec.write(topic, msgtype, data, t)
-    print(rec.written, rec.flushed, len(rec.segments), flush=True)
     time.sleep(0.001)
+print(rec.written, rec.flushed, len(rec.segments), flush=True)
+time.sleep(60)  # still recording, the last messages in memory, when the kill comes
 """
 
 
@@ -75,22 +74,20 @@ def test_a_killed_recorder_keeps_every_flushed_message(tmp_path, storage):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TEST_DIR.parent), str(TEST_DIR)])}
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(bag), storage], stdout=subprocess.PIPE, text=True, env=env)
     try:
-        for line in child.stdout:
-            written, flushed, segments = map(int, line.split())
-            if flushed >= 600 and segments >= 1:
-                break
+        written, flushed, segments = map(int, child.stdout.readline().split())
         child.send_signal(signal.SIGKILL)
     finally:
         child.wait(10)
+    assert written == 700 and segments >= 1
     sent = recording(duration=4.0)
     reader = BagReader(bag)
     got = [(m.topic, m.timestamp, m.data) for m in reader.messages()]
-    assert flushed <= len(got) < len(sent)  # nothing flushed is lost, and the recording really was cut
+    assert flushed <= len(got) <= written  # nothing flushed is lost
     assert sorted(got, key=lambda m: m[1::-1]) == sorted([(t, r, d) for t, _, d, r in sent], key=lambda m: m[1::-1])[: len(got)]
     with Reader(bag) as finished:  # metadata.yaml lists the finished segments, readable by any tool
         assert finished.message_count > 0
     (ep,) = bag_episodes(bag, None, BagImportSettings(action_topic="/cmd")).episodes
-    assert 0 < ep.num_frames < 119
+    assert 80 < ep.num_frames <= 87  # the 700 messages sent hold 88 frames, the first before any state
 
 
 def test_an_mcap_cut_short_gives_back_every_chunk_before_the_cut(tmp_path):
@@ -105,7 +102,7 @@ def test_an_mcap_cut_short_gives_back_every_chunk_before_the_cut(tmp_path):
             ends.append(((rec.segment_folder / "rec_0.mcap").stat().st_size, rec.written))
     file = rec.segment_folder / "rec_0.mcap"
     data = file.read_bytes()
-    for size, count in ends[1:4]:
+    for size, count in [(0, 0), *ends[1:4]]:  # 0: killed before the first flush
         for cut in (size, size + 5):  # right after a chunk, or a few bytes into the next
             file.write_bytes(data[:cut])
             reader = BagReader(rec.path)
@@ -113,14 +110,26 @@ def test_an_mcap_cut_short_gives_back_every_chunk_before_the_cut(tmp_path):
             assert f"; kept {count} message(s)" in reader.notes[0]
 
 
-def test_a_finished_mcap_that_lost_its_summary_keeps_all_messages(tmp_path):
-    bag = write_bag(tmp_path / "bag", recording(duration=1.0))
+@pytest.mark.parametrize("zstd", [False, True])
+def test_a_finished_mcap_that_lost_its_summary_keeps_all_messages(tmp_path, zstd):
+    bag = write_bag(tmp_path / "bag", recording(duration=1.0), zstd=zstd)
     file = next(bag.glob("*.mcap"))
     file.write_bytes(file.read_bytes()[:-200])  # footer and part of the summary gone
     (bag / "metadata.yaml").unlink()
     reader = BagReader(bag)
     assert sum(1 for _ in reader.messages()) == len(recording(duration=1.0))
     assert "no usable index (File end magic is invalid); scanned it: its data is whole" in reader.notes[0]
+
+
+def test_files_that_are_no_storage_are_skipped_with_a_note(tmp_path):
+    bag = write_bag(tmp_path / "bag", recording(duration=1.0))
+    (bag / "junk.mcap").write_bytes(b"not an mcap file")
+    (bag / "bag_1.db3").write_bytes(b"")  # a database killed before its tables were made
+    reader = BagReader(bag)
+    assert sum(1 for _ in reader.messages()) == len(recording(duration=1.0))
+    assert [n.split(":")[0] for n in reader.notes] == [f"skipped {bag}/bag_1.db3", f"skipped {bag}/junk.mcap"]
+    with pytest.raises(BagReadError, match="no readable storage file"):
+        BagReader(bag / "junk.mcap")
 
 
 def test_unwritable_places_and_full_disks_are_clear_errors(tmp_path):

@@ -13,7 +13,9 @@ one by one whatever ``metadata.yaml`` says, so a missing or stale ``metadata.yam
   message is read; opening a database that holds a hot journal rolls the unfinished
   transaction back, as any SQLite client does.
 
-Files compressed as a whole (``*.mcap.zstd``, rosbag2's ``file`` compression mode) and
+A file that is no storage file at all (no MCAP magic, a database without rosbag2 tables, as a
+writer killed while creating it leaves) is skipped with a note; a bag with no readable file is
+an error. Files compressed as a whole (``*.mcap.zstd``, rosbag2's ``file`` compression mode) and
 message-compressed bags are not supported.
 """
 
@@ -105,8 +107,10 @@ class _McapScan:
 
     def __iter__(self) -> Iterator[RawMessage]:
         with self.path.open("rb") as f:
-            if f.read(8) != MCAP_MAGIC:
-                raise BagReadError(f"{self.path}: not an MCAP file (bad magic)")
+            magic = f.read(8)
+            if magic != MCAP_MAGIC:  # BagReader let it in: a writer killed before its first flush
+                self.end = f"ends after {len(magic)} bytes, before its header"
+                return
             file_size = os.fstat(f.fileno()).st_size
             while True:
                 start = f.tell()
@@ -161,6 +165,19 @@ class _McapScan:
                 yield RawMessage(topic, msgtype, log_time, bytes(body[22:]))
 
 
+def _unreadable(file: Path) -> str:
+    """Why ``file`` is no storage file at all ("" when it is one, even if empty or cut short)."""
+    if file.suffix == ".db3":
+        try:
+            _sqlite(file).close()
+        except BagReadError as e:
+            return str(e)
+        return ""
+    with file.open("rb") as f:
+        magic = f.read(len(MCAP_MAGIC))
+    return "" if MCAP_MAGIC.startswith(magic) else f"{file}: not an MCAP file (bad magic)"
+
+
 def _sqlite(path: Path) -> sqlite3.Connection:
     try:
         db = sqlite3.connect(path)
@@ -175,8 +192,15 @@ class BagReader:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        self.files = storage_files(self.path)
-        self.notes: list[str] = []  # what was recovered from damaged files, one line each
+        self.files: list[Path] = []
+        self.notes: list[str] = []  # what was recovered from damaged files, or skipped; one line each
+        for file in storage_files(self.path):
+            if problem := _unreadable(file):  # e.g. a database killed before its tables were made
+                self.notes.append(f"skipped {problem}")
+            else:
+                self.files.append(file)
+        if not self.files:
+            raise BagReadError(f"{self.path}: no readable storage file ({'; '.join(self.notes)})")
         self._index_problems: dict[Path, str] = {}  # "" when rosbags reads the file's index
 
     def topics(self) -> dict[str, str]:
