@@ -228,8 +228,11 @@ class BagReader:
             elif not self._index_problem(file):
                 with Reader(file) as reader:
                     wanted = [c for c in reader.connections if topics is None or c.topic in topics]
-                    for c, timestamp, data in reader.messages(wanted) if wanted else ():
-                        yield RawMessage(c.topic, c.msgtype, timestamp, data)
+                    try:
+                        for c, timestamp, data in reader.messages(wanted) if wanted else ():
+                            yield RawMessage(c.topic, c.msgtype, timestamp, data)
+                    except ReaderError as e:  # a damaged chunk behind a valid index
+                        raise BagReadError(f"{file}: {e}") from None
             else:
                 scan = _McapScan(file, topics)
                 yield from scan
@@ -243,7 +246,7 @@ class BagReader:
             try:
                 with Reader(file):
                     self._index_problems[file] = ""
-            except (ReaderError, OSError, ValueError, struct.error) as e:
+            except Exception as e:  # noqa: BLE001 - rosbags raises assorted errors on damaged files; all mean "scan it"
                 log.info("%s: index unreadable (%s); scanning it", file, e)
                 self._index_problems[file] = str(e).rstrip(".") or type(e).__name__
         return self._index_problems[file]

@@ -162,10 +162,10 @@ class BagRecorder:
         """Append one serialized (CDR) message received at ``timestamp`` (ns since the epoch)."""
         if self._failure:
             raise BagWriteError(f"bag {self.path} failed earlier ({self._failure}); start a new recording")
-        if self._types.setdefault(topic, msgtype) != msgtype:
-            raise ValueError(f"topic {topic} was recorded as {self._types[topic]}, not {msgtype}")
         if msgtype not in self.typestore.types:
             raise ValueError(f"message type {msgtype!r} is unknown to the typestore: cannot describe it in the bag")
+        if self._types.setdefault(topic, msgtype) != msgtype:
+            raise ValueError(f"topic {topic} was recorded as {self._types[topic]}, not {msgtype}")
         if self._segment is None:
             self._open_segment()
         assert self._segment is not None
