@@ -5,6 +5,7 @@
     amplify-data view data/demo/door-open/episode_00000.h5 --out door-open.mp4
     amplify-data track data/demo --backend lk --overwrite
     amplify-data import-video clip1.mp4 frames_dir/ --task "pick up the red cup" --out data/videos
+    amplify-data import-bag demo1/ demo2/ --action-topic /arm/joint_trajectory --task "pick up the red cup" --out data/bags
 """
 
 from __future__ import annotations
@@ -94,6 +95,18 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--out", type=Path, required=True, help="dataset folder (created, or extended if made with the same settings)")
     m.add_argument("--fps", type=_positive_float, default=20.0, help="output frame rate; videos are resampled to it (default 20)")
     m.add_argument("--size", type=_positive_int, default=128, help="square image side after centre crop (default 128)")
+
+    b = sub.add_parser("import-bag", help="turn rosbag2 recordings (MCAP or sqlite3) into episodes")
+    b.add_argument("bags", type=Path, nargs="+", help="bag folders or .mcap/.db3 files (damaged ones are recovered up to the damage)")
+    b.add_argument("--out", type=Path, required=True, help="dataset folder (created, or extended if made with the same settings)")
+    b.add_argument("--task", default=None, help="the task in words (default: the bag's /amplify/task message)")
+    b.add_argument("--image-topic", default=None, help="sensor_msgs/Image or CompressedImage topic (default: the bag's only one)")
+    b.add_argument("--state-topic", default=None, help="sensor_msgs/JointState topic (default: the bag's only one, if any)")
+    b.add_argument("--state-joints", default="", help="comma-separated joints for proprio (default: those most messages name)")
+    b.add_argument("--action-topic", default=None, help="JointTrajectory, Float64MultiArray or TwistStamped topic (default: no actions)")
+    b.add_argument("--rate", type=_positive_float, default=None, help="frames per second, at most the camera's (default: the camera's rate)")
+    b.add_argument("--tolerance", type=_nonneg_float, default=0.2, help="seconds a held state or action may be older than its frame (default 0.2)")
+    b.add_argument("--size", type=_positive_int, default=128, help="square image side after centre crop (default 128)")
     return parser
 
 
@@ -264,10 +277,41 @@ def cmd_import_video(args: argparse.Namespace) -> int:
                 print(f"{result.source} -> {result.path} ({result.frames} frames)", file=sys.stderr)
     except ValueError as e:  # a task sentence that names no folder
         raise CliError(str(e)) from None
+    return _import_status(imported, skipped, "video", args.out)
+
+
+def _import_status(imported: int, skipped: int, what: str, out: Path) -> int:
+    """0 when every input was imported, 1 when some were skipped; none imported is an error (2)."""
     if not imported:
         raise CliError(f"none of the {skipped} input(s) could be imported")
-    print(f"imported {imported} video(s) into {args.out}, skipped {skipped}", file=sys.stderr)
+    print(f"imported {imported} {what}(s) into {out}, skipped {skipped}", file=sys.stderr)
     return 1 if skipped else 0
+
+
+def cmd_import_bag(args: argparse.Namespace) -> int:
+    from amplify_ros.data.bag_import import DROP_REASONS, BagImportSettings, import_bags
+
+    settings = BagImportSettings(
+        image_topic=args.image_topic, state_topic=args.state_topic, action_topic=args.action_topic,
+        state_joints=tuple(j.strip() for j in args.state_joints.split(",") if j.strip()),
+        rate=args.rate, tolerance=args.tolerance, size=args.size,
+    )
+    imported = skipped = 0
+    try:
+        for result in import_bags(args.bags, args.task, args.out, settings):
+            for note in result.notes:
+                print(f"amplify-data: {result.source}: {note}", file=sys.stderr)
+            if not result.paths:
+                skipped += 1
+                print(f"amplify-data: skipped {result.error}", file=sys.stderr)
+                continue
+            imported += 1
+            print(f"{result.source} -> {len(result.paths)} episode(s) from {result.paths[0]}, {result.frames} frames", file=sys.stderr)
+            if result.dropped:
+                print("  dropped: " + "; ".join(f"{n} {DROP_REASONS[k]}" for k, n in result.dropped.items()), file=sys.stderr)
+    except ValueError as e:  # a task sentence that names no folder
+        raise CliError(str(e)) from None
+    return _import_status(imported, skipped, "bag", args.out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -278,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {
         "generate": cmd_generate, "info": cmd_info, "view": cmd_view,
-        "track": cmd_track, "import-video": cmd_import_video,
+        "track": cmd_track, "import-video": cmd_import_video, "import-bag": cmd_import_bag,
     }
     try:
         return handlers[args.command](args)

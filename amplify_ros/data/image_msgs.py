@@ -1,0 +1,67 @@
+"""sensor_msgs/Image and CompressedImage fields -> numpy, with no ROS import.
+
+The rclpy nodes (``amplify_ros.nodes.conversions``) and the bag importer (messages deserialized
+by rosbags) both read images; their message objects have the same fields, so one reader serves
+both. Supported encodings: rgb8, bgr8, rgba8, bgra8, mono8, 8UC1, 8UC3, mono16, 16UC1, 32FC1,
+32FC2, 32SC1. Rows may be padded (``step`` larger than width x pixel size); endianness is
+honoured. Compressed images: whatever OpenCV decodes (jpeg, png).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+
+# encoding -> (numpy dtype, channels)
+ENCODINGS: dict[str, tuple[str, int]] = {
+    "rgb8": ("uint8", 3), "bgr8": ("uint8", 3), "rgba8": ("uint8", 4), "bgra8": ("uint8", 4),
+    "mono8": ("uint8", 1), "8UC1": ("uint8", 1), "8UC3": ("uint8", 3),
+    "mono16": ("uint16", 1), "16UC1": ("uint16", 1),
+    "32FC1": ("float32", 1), "32FC2": ("float32", 2), "32SC1": ("int32", 1),
+}
+
+
+class ImageConversionError(ValueError):
+    """An image message that cannot be read as the array it claims to hold."""
+
+
+def imgmsg_to_numpy(msg: Any) -> np.ndarray:
+    """(H, W) for one channel, (H, W, C) otherwise; a copy, never a view of the message."""
+    if msg.encoding not in ENCODINGS:
+        raise ImageConversionError(f"unsupported image encoding {msg.encoding!r}; supported: {', '.join(ENCODINGS)}")
+    dtype, channels = ENCODINGS[msg.encoding]
+    dt = np.dtype(dtype).newbyteorder(">" if msg.is_bigendian else "<")
+    row_bytes = msg.width * channels * dt.itemsize
+    if msg.step < row_bytes or len(msg.data) < msg.step * msg.height:
+        raise ImageConversionError(
+            f"{msg.encoding} image {msg.width}x{msg.height} needs step >= {row_bytes} and {msg.step * msg.height} bytes; "
+            f"got step {msg.step} and {len(msg.data)} bytes")
+    raw = np.frombuffer(bytes(msg.data), np.uint8, count=msg.step * msg.height).reshape(msg.height, msg.step)
+    pixels = raw[:, :row_bytes].copy().view(dt).reshape(msg.height, msg.width, channels)
+    pixels = pixels.astype(dt.newbyteorder("="), copy=False)
+    return pixels[..., 0] if channels == 1 else pixels
+
+
+def to_rgb(msg: Any) -> np.ndarray:
+    """A camera image as (H, W, 3) uint8 RGB, whatever common colour encoding it arrived in."""
+    arr = imgmsg_to_numpy(msg)
+    if msg.encoding in ("rgb8", "8UC3"):
+        return arr
+    if msg.encoding == "bgr8":
+        return np.ascontiguousarray(arr[..., ::-1])
+    if msg.encoding in ("rgba8", "bgra8"):
+        rgb = arr[..., :3]
+        return np.ascontiguousarray(rgb if msg.encoding == "rgba8" else rgb[..., ::-1])
+    if msg.encoding in ("mono8", "8UC1"):
+        return np.repeat(arr[..., None], 3, axis=2)
+    raise ImageConversionError(f"{msg.encoding!r} is not a colour camera encoding (expected rgb8, bgr8, rgba8, bgra8 or mono8)")
+
+
+def compressed_to_rgb(msg: Any) -> np.ndarray:
+    """A sensor_msgs/CompressedImage (jpeg, png, ...) as (H, W, 3) uint8 RGB."""
+    bgr = cv2.imdecode(np.frombuffer(bytes(msg.data), np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ImageConversionError(f"compressed image ({msg.format!r}, {len(msg.data)} bytes) cannot be decoded")
+    return np.ascontiguousarray(bgr[..., ::-1])
