@@ -36,6 +36,7 @@ setup(
             "amplify-demo = amplify_ros.nodes.demo:main",
             "sim_bridge_node = amplify_ros.nodes.sim_bridge_node:main",
             "policy_node = amplify_ros.nodes.policy_node:main",
+            "arm_output_node = amplify_ros.nodes.arm_output_node:main",
             "forward_node = amplify_ros.nodes.forward_node:main",
             "inverse_node = amplify_ros.nodes.inverse_node:main",
             "tracker_node = amplify_ros.nodes.tracker_node:main",

@@ -19,6 +19,7 @@ class Health:
     def __init__(self, window: int = 300) -> None:
         self.processed = 0
         self.dropped: Counter[str] = Counter()
+        self.counts: dict[str, int] = {}  # other named counts worth watching (e.g. clamped commands)
         self.latency_ms: deque[float] = deque(maxlen=window)
         self.stages_ms: dict[str, deque[float]] = {}  # e.g. forward_ms, inverse_ms of the model
         self._window = window
@@ -50,6 +51,7 @@ class Health:
             for q in (50, 95):
                 out[f"{name}_p{q}_ms"] = f"{np.percentile(np.asarray(values), q):.1f}" if len(values) else "n/a"
         out["dropped"] = str(sum(self.dropped.values()))
+        out.update({k: str(v) for k, v in sorted(self.counts.items())})
         out.update({f"dropped_{k}": str(v) for k, v in sorted(self.dropped.items())})
         if self.error:
             out["last_error"] = self.error

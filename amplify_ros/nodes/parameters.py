@@ -32,8 +32,10 @@ class LiveParameters:
         range: tuple[float, float] | None = None,  # noqa: A002 - the ROS term
         choices: Sequence[str] | None = None,
         apply: Callable[[Any], None] | None = None,
+        empty: Parameter.Type = Parameter.Type.STRING_ARRAY,
     ) -> Any:
-        """Declare ``name`` and return its value (from overrides, else ``default``)."""
+        """Declare ``name`` and return its value (from overrides, else ``default``); an empty list
+        default is declared as ``empty`` (e.g. DOUBLE_ARRAY for limits)."""
         desc = ParameterDescriptor(name=name, description=description, read_only=apply is None)
         if range is not None:
             lo, hi = range
@@ -45,7 +47,7 @@ class LiveParameters:
             self._choices[name] = tuple(choices)
             desc.additional_constraints = "one of: " + ", ".join(choices)
         if isinstance(default, (list, tuple)) and not default:
-            value = self._node.declare_parameter(name, Parameter.Type.STRING_ARRAY, desc).value
+            value = self._node.declare_parameter(name, empty, desc).value
             value = [] if value is None else list(value)
         else:
             value = self._node.declare_parameter(name, default, desc).value
