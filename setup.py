@@ -36,6 +36,7 @@ setup(
             "amplify-demo = amplify_ros.nodes.demo:main",
             "sim_bridge_node = amplify_ros.nodes.sim_bridge_node:main",
             "policy_node = amplify_ros.nodes.policy_node:main",
+            "realsense_node = amplify_ros.nodes.realsense_node:main",
         ],
     },
 )

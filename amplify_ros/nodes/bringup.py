@@ -40,6 +40,7 @@ NODES: dict[str, tuple[str, str]] = {  # module -> (class, node name)
     "forward_node": ("ForwardNode", "amplify_forward"),
     "inverse_node": ("InverseNode", "amplify_inverse"),
     "tracker_node": ("TrackerNode", "amplify_tracker"),
+    "realsense_node": ("RealSenseNode", "amplify_realsense"),
 }
 
 
