@@ -1,9 +1,14 @@
-"""A RealSense without hardware: an rs.software_device whose frames the test writes."""
+"""A RealSense without hardware: an rs.software_device whose frames the test writes, and a
+recording written by hand in librealsense's legacy .bag layout."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyrealsense2 as rs
+from rosbags.rosbag1 import Writer
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 SERIAL = "000123456789"
 START_MS = 1_700_000_000_000.5  # an epoch time in ms, like global-time stamps
@@ -77,3 +82,49 @@ class FakeRealSense:
         f.timestamp, f.domain, f.frame_number, f.profile = stamp_ms, domain, self.count, profile
         f.depth_units = self._depth_units
         return f
+
+
+def write_bag(path: Path, images: list[np.ndarray], fps: int = 30) -> tuple[list[float], rs.intrinsics]:
+    """A colour recording in librealsense's ROS 1 .bag layout (file format 4, before its recorder
+    moved to ROS 2 .db3), written with rosbags: the messages librealsense's bag reader needs and
+    no more. Returns the frames' stamps (ms, global time) and the stream's intrinsics."""
+    store = get_typestore(Stores.ROS1_NOETIC)
+    store.register(get_types_from_msg("uint32 fps\nstring encoding\nbool is_recommended\n", "realsense_msgs/msg/StreamInfo"))
+    T = store.types
+    height, width = images[0].shape[:2]
+    intr = intrinsics(width, height)
+    stream = "/device_0/sensor_0/Color_0"
+    static = 1  # ns: bag time 0 is invalid in ROS 1
+
+    def header(seq: int, stamp_ms: float):
+        ns = stamp_ns(stamp_ms)
+        return T["std_msgs/msg/Header"](seq=seq, stamp=T["builtin_interfaces/msg/Time"](sec=ns // 10**9, nanosec=ns % 10**9),
+                                        frame_id="")
+    messages = [
+        ("/file_version", T["std_msgs/msg/UInt32"](data=4), static),
+        ("/device_0/info", T["diagnostic_msgs/msg/KeyValue"](key="Name", value="Intel RealSense D435 (bag)"), static),
+        ("/device_0/info", T["diagnostic_msgs/msg/KeyValue"](key="Serial Number", value=SERIAL), static),
+        ("/device_0/sensor_0/info", T["diagnostic_msgs/msg/KeyValue"](key="Name", value="RGB Camera"), static),
+        (f"{stream}/info", T["realsense_msgs/msg/StreamInfo"](fps=fps, encoding="rgb8", is_recommended=True), static),
+        (f"{stream}/info/camera_info", T["sensor_msgs/msg/CameraInfo"](
+            header=header(0, START_MS), height=height, width=width, distortion_model="Brown Conrady",
+            D=np.array(intr.coeffs, float), K=np.array([intr.fx, 0, intr.ppx, 0, intr.fy, intr.ppy, 0, 0, 1.0]),
+            R=np.eye(3).ravel(), P=np.zeros(12), binning_x=0, binning_y=0,
+            roi=T["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0, do_rectify=False)),
+         static),
+    ]
+    stamps = [START_MS + 32.0 * n for n in range(1, len(images) + 1)]
+    for n, (image, stamp_ms) in enumerate(zip(images, stamps), 1):
+        at = n * 10**9 // fps
+        messages.append((f"{stream}/image/data", T["sensor_msgs/msg/Image"](
+            header=header(n, stamp_ms), height=height, width=width, encoding="rgb8", is_bigendian=0, step=width * 3,
+            data=np.ascontiguousarray(image).ravel()), at))
+        messages.append((f"{stream}/image/metadata",  # read at the image's bag time
+                         T["diagnostic_msgs/msg/KeyValue"](key="timestamp_domain", value="Global Time"), at))
+    with Writer(path) as bag:
+        connections = {}
+        for topic, msg, at in messages:
+            if topic not in connections:
+                connections[topic] = bag.add_connection(topic, msg.__msgtype__, typestore=store)
+            bag.write(connections[topic], at, store.serialize_ros1(msg, msg.__msgtype__))
+    return stamps, intr

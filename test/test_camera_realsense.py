@@ -10,7 +10,7 @@ import pytest
 
 from amplify_ros.camera.realsense import Mode, RealSenseCamera, format_modes, ros_intrinsics, select_device
 from amplify_ros.camera.stream import CameraError
-from fake_realsense import SERIAL, FakeRealSense, intrinsics, stamp_ns
+from fake_realsense import SERIAL, FakeRealSense, intrinsics, stamp_ns, write_bag
 
 
 def test_distortion_models_map_to_camera_info_terms():
@@ -81,12 +81,10 @@ def test_an_unsupported_mode_names_the_supported_ones():
     assert format_modes([]) == "none"
 
 
-def test_a_recording_plays_back_through_the_same_code(tmp_path):
-    """rs.recorder writes what the software device streams; the file is then a device to open."""
+def recorded_db3(path: Path, images: list[np.ndarray]) -> tuple[list[float], rs.intrinsics]:
+    """What the software device streams, recorded by rs.recorder (librealsense 2.59 writes .db3 only)."""
     fake = FakeRealSense()
-    path = str(tmp_path / "take.db3")  # librealsense 2.59 records ROS 2 .db3 only
-    images = [np.full((48, 64, 3), 10 * n, np.uint8) for n in range(1, 4)]
-    recorder = rs.recorder(path, fake.device)
+    recorder = rs.recorder(str(path), fake.device)
     camera = RealSenseCamera(recorder, Mode(64, 48, 30), align_depth=False)
     stamps = []
     for image in images:
@@ -94,13 +92,20 @@ def test_a_recording_plays_back_through_the_same_code(tmp_path):
         assert camera.read(1.0).number == len(stamps)
     camera.close()
     del camera, recorder  # the file is complete once the recorder is gone
+    return stamps, fake.intrinsics
 
-    playback = rs.context().load_device(path)
+
+@pytest.mark.parametrize("name, record", [("take.db3", recorded_db3), ("take.bag", write_bag)])
+def test_a_recording_plays_back_through_the_same_code(tmp_path, name, record):
+    """rs.recorder's ROS 2 .db3 and a legacy ROS 1 .bag: each file is a device to open."""
+    images = [np.full((48, 64, 3), 10 * n, np.uint8) for n in range(1, 4)]
+    stamps, intr = record(tmp_path / name, images)
+    playback = rs.context().load_device(str(tmp_path / name))
     playback.as_playback().set_real_time(False)
     assert select_device([playback], SERIAL) is playback
     camera = RealSenseCamera(playback, Mode(64, 48, 30), align_depth=False)
     try:
-        assert camera.intrinsics == ros_intrinsics(fake.intrinsics)
+        assert camera.intrinsics == ros_intrinsics(intr)
         played = [camera.read(1.0) for _ in images]
         assert [f.number for f in played] == [1, 2, 3]
         assert all(np.array_equal(f.color, image) for f, image in zip(played, images))
