@@ -29,18 +29,17 @@ def stamp_ns(stamp_ms: float) -> int:
 
 
 class FakeRealSense:
-    """Colour in rgb8 at every size in ``sizes`` x every rate in ``rates`` (the first is pushed to),
-    and with ``depth`` a z16 stream of the first size with the same intrinsics and no offset, so
-    aligned depth equals pushed depth away from the border."""
+    """Colour in rgb8 at every size in ``sizes`` x every rate in ``rates`` (frames go to the first
+    mode), and with ``depth`` a z16 stream of the first mode, with the same intrinsics and no offset
+    from colour, so aligned depth equals the pushed depth wherever rs.align fills it in."""
 
     def __init__(self, sizes=((64, 48), (32, 24)), rates=(30, 15), depth: bool = False,
                  model: rs.distortion = rs.distortion.brown_conrady, depth_units: float = 0.001) -> None:
         self.device = rs.software_device()
         self.device.register_info(rs.camera_info.name, "Intel RealSense D435 (software)")
         self.device.register_info(rs.camera_info.serial_number, SERIAL)
-        self.width, self.height = sizes[0]
         self.count = 0  # frames pushed
-        self.intrinsics = intrinsics(self.width, self.height, model)
+        self.intrinsics = intrinsics(*sizes[0], model)
         self._color_sensor = self.device.add_sensor("RGB Camera")
         uid = iter(range(1, 100))
         profiles = [self._color_sensor.add_video_stream(self._stream(rs.stream.color, rs.format.rgb8, 3, (w, h), fps,
