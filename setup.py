@@ -40,6 +40,7 @@ setup(
             "forward_node = amplify_ros.nodes.forward_node:main",
             "inverse_node = amplify_ros.nodes.inverse_node:main",
             "tracker_node = amplify_ros.nodes.tracker_node:main",
+            "realsense_node = amplify_ros.nodes.realsense_node:main",
         ],
     },
 )

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Debian packages amplify_ros needs that pip cannot provide: off-screen OpenGL for MuJoCo.
+# Debian packages amplify_ros needs that pip cannot provide: off-screen OpenGL for MuJoCo, libusb
+# for pyrealsense2 (which fails to import without it, camera or not).
 set -euo pipefail
 missing=()
 ldconfig -p | grep -q 'libOSMesa\.so' || missing+=(libosmesa6)
+ldconfig -p | grep -q 'libusb-1\.0\.so\.0' || missing+=(libusb-1.0-0)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

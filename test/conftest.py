@@ -13,6 +13,8 @@ configure_headless_gl()
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import rclpy  # noqa: E402,F401 - before any test imports pyrealsense2 (see amplify_ros/camera/realsense.py)
+
 sys.path.insert(0, str(Path(__file__).parent))  # tests share small fixtures by import
 
 import pytest  # noqa: E402

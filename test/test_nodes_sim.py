@@ -111,6 +111,8 @@ def test_bringup_rejects_configs_that_name_no_or_unknown_nodes(tmp_path):
     bad.write_text("amplify_bringup:\n  ros__parameters: {nodes: [teleporter]}\n")
     with pytest.raises(BringupError, match="unknown nodes"):
         read_graph(bad)
+    for config in (REPO / "config").glob("*.yaml"):  # every shipped graph names known nodes
+        assert read_graph(config), config
     bridge, policy = read_graph(REPO / "config" / "sim_demo.yaml")
     assert (bridge.module, bridge.name, bridge.remappings) == ("sim_bridge_node", "amplify_sim_bridge", ())
     assert (policy.module, policy.remappings) == ("policy_node", (("joint_states", "/ee_state"),))

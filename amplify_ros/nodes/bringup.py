@@ -41,6 +41,7 @@ NODES: dict[str, tuple[str, str]] = {  # module -> (class, node name)
     "inverse_node": ("InverseNode", "amplify_inverse"),
     "tracker_node": ("TrackerNode", "amplify_tracker"),
     "arm_output_node": ("ArmOutputNode", "amplify_arm_output"),
+    "realsense_node": ("RealSenseNode", "amplify_realsense"),
 }
 
 

@@ -27,6 +27,7 @@ from std_msgs.msg import Bool, Header, String
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
+from amplify_ros.nodes.camera_msgs import camera_info
 from amplify_ros.nodes.conversions import numpy_to_imgmsg
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
 from amplify_ros.nodes.parameters import LiveParameters
@@ -34,16 +35,6 @@ from amplify_ros.nodes.qos import image_qos, latched_qos
 from amplify_ros.nodes.tensor_msgs import trajectory_to_chunk
 from amplify_ros.sim.metaworld_env import ACTION_DIM
 from amplify_ros.sim.session import EE_STATE_NAMES, EpisodeResult, SimSession
-
-
-def camera_info(k: np.ndarray, height: int, width: int, header: Header) -> CameraInfo:
-    """Distortion-free pinhole CameraInfo from a 3x3 K."""
-    info = CameraInfo(header=header, height=height, width=width, distortion_model="plumb_bob")
-    info.d = [0.0] * 5
-    info.k = [float(v) for v in k.ravel()]
-    info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-    info.p = [float(k[0, 0]), 0.0, float(k[0, 2]), 0.0, 0.0, float(k[1, 1]), float(k[1, 2]), 0.0, 0.0, 0.0, 1.0, 0.0]
-    return info
 
 
 class SimBridgeNode(Node):
