@@ -39,6 +39,8 @@ setup(
             "forward_node = amplify_ros.nodes.forward_node:main",
             "inverse_node = amplify_ros.nodes.inverse_node:main",
             "tracker_node = amplify_ros.nodes.tracker_node:main",
+            "teleop_node = amplify_ros.nodes.teleop_node:main",
+            "recorder_node = amplify_ros.nodes.recorder_node:main",
         ],
     },
 )
