@@ -12,12 +12,13 @@ from amplify_ros.data.episode import read_episode
 from amplify_ros.data.recording import EpisodeRecorder, recorded_in
 
 
-def test_episodes_are_numbered_bags_that_start_with_the_latched_task(tmp_path):
+@pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
+def test_episodes_are_numbered_bags_that_start_with_the_latched_task(tmp_path, storage):
     (tmp_path / "demo_0006").mkdir()  # a restarted recorder continues after what is there
     rec = EpisodeRecorder()
     rec.receive("/amplify/task", STRING, string("press the button"), T0, latched=True)  # before recording
     rec.receive("/camera/image_raw", IMAGE, image(T0, 1), T0)  # not latched, not recording: gone
-    path = rec.start(tmp_path, "demo", T0 + 10, mode="teleop")
+    path = rec.start(tmp_path, "demo", T0 + 10, mode="teleop", storage=storage)
     assert path == tmp_path / "demo_0007"
     for k in range(3):
         rec.receive("/camera/image_raw", IMAGE, image(T0 + k, k), T0 + 20 + k)
@@ -30,6 +31,7 @@ def test_episodes_are_numbered_bags_that_start_with_the_latched_task(tmp_path):
     on_disk = yaml.safe_load((path / "episode.yaml").read_text())
     assert on_disk["success"] is None and on_disk["topics"]["/camera/image_raw"] == {"type": IMAGE, "messages": 3}
     assert on_disk["started_ns"] == T0 + 10 and on_disk["stopped_ns"] == T0 + 100
+    assert [p.suffix for p in path.glob("demo_0007_*")] == [{"mcap": ".mcap", "sqlite3": ".db3"}[storage]]
     with pytest.raises(RuntimeError, match="not recording"):
         rec.stop(T0)
 
