@@ -41,6 +41,8 @@ setup(
             "inverse_node = amplify_ros.nodes.inverse_node:main",
             "tracker_node = amplify_ros.nodes.tracker_node:main",
             "realsense_node = amplify_ros.nodes.realsense_node:main",
+            "teleop_node = amplify_ros.nodes.teleop_node:main",
+            "recorder_node = amplify_ros.nodes.recorder_node:main",
         ],
     },
 )

@@ -30,7 +30,7 @@ def nodes_of(context):
 def generate_launch_description():
     return LaunchDescription([
         DeclareLaunchArgument("config", default_value="sim_demo",
-                              description="a shipped config's name (sim_demo, tracking) or the path of a "
+                              description="a shipped config's name (sim_demo, sim_record, record, tracking) or the path of a "
                                           "parameter YAML with an amplify_bringup section naming the nodes"),
         OpaqueFunction(function=nodes_of),
     ])

@@ -20,6 +20,8 @@
   frames becomes one episode, so that every episode is uniformly timed at ``fps``.
   ``actions[t]`` is the action held at frame t (the last frame's is not stored). The task
   sentence is ``sentence``, else the first message on ``task_topic`` (what the recorder stores).
+- Success: an ``episode.yaml`` in the bag's folder (written by the recorder node,
+  ``amplify_ros.data.recording``) gives the episodes its ``success`` (true/false; null: unknown).
 - Images are centre-cropped to a square and resized to ``size``, as ``video_import`` does.
 - Episodes get ``env="rosbag"``, one camera named ``camera``, no tracks (``amplify-data track``
   adds them); ``extras["stamps_ns"]`` holds each frame's stamp; ``info`` the bag, its topics,
@@ -39,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 from rosbags.typesys import Stores, get_typestore
 
 from amplify_ros.data.bag_reader import BagReader, BagReadError
@@ -66,6 +69,7 @@ DROP_REASONS = {
     "bad_state": "state messages without the selected joints",
     "bad_action": "action messages without the expected columns",
 }
+SIDECAR = "episode.yaml"  # the recorder's notes beside a bag
 TYPESTORE = get_typestore(Stores.ROS2_KILTED)  # these message types are the same in every ROS 2 release
 
 
@@ -108,6 +112,17 @@ class BagEpisodes:
     episodes: list[Episode]
     dropped: Counter[str]  # DROP_REASONS key -> count
     notes: list[str] = field(default_factory=list)  # recovered files, first error of each kind
+
+
+def episode_success(bag: str | os.PathLike) -> bool | None:
+    """The success the recorder's operator marked in the bag's episode.yaml; None when unmarked."""
+    bag = Path(bag)
+    try:
+        notes = yaml.safe_load(((bag if bag.is_dir() else bag.parent) / SIDECAR).read_text())
+    except (FileNotFoundError, NotADirectoryError, yaml.YAMLError):
+        return None
+    success = notes.get("success") if isinstance(notes, dict) else None
+    return success if isinstance(success, bool) else None
 
 
 def _pick(topics: dict[str, str], wanted: str | None, types: Sequence[str], what: str, required: bool) -> str | None:
@@ -278,6 +293,7 @@ def bag_episodes(path: str | os.PathLike, sentence: str | None, settings: BagImp
     if not sentence:
         raise BagImportError(f"no task sentence: give one, or record it on {settings.task_topic} (std_msgs/String)")
     nearest, keep, fps, camera_fps = _grid(read.frame_stamps, settings.rate)
+    success = episode_success(path)
     dropped["camera_gap"] += int((~keep).sum())
     stamps = read.frame_stamps[nearest]
     held = {}
@@ -295,7 +311,7 @@ def bag_episodes(path: str | os.PathLike, sentence: str | None, settings: BagImp
             continue
         frames = nearest[start:stop]
         episodes.append(Episode(
-            task=task_name(sentence), sentence=sentence, images={CAMERA: read.frames[frames]}, fps=fps,
+            task=task_name(sentence), sentence=sentence, images={CAMERA: read.frames[frames]}, fps=fps, success=success,
             proprio=read.state.values[held["state"][start:stop]].astype(np.float32) if read.state else None,
             actions=read.action.values[held["action"][start : stop - 1]].astype(np.float32) if read.action else None,
             env="rosbag", extras={"stamps_ns": read.frame_stamps[frames]},

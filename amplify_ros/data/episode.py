@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,20 @@ def write_episode(path: str | os.PathLike, ep: Episode) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def set_success(path: str | os.PathLike, success: bool) -> None:
+    """Set an episode's success flag (an operator's verdict given after the episode was
+    written); atomic like every write: a copy is changed and renamed into place."""
+    path = Path(path)
+    tmp = path.with_name(f"{path.name}{TMP_MARKER}{os.getpid()}")
+    try:
+        shutil.copyfile(path, tmp)
+        with h5py.File(tmp, "r+") as f:
+            f.attrs["success"] = bool(success)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _write(f: h5py.File, ep: Episode) -> None:

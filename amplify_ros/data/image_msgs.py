@@ -1,4 +1,4 @@
-"""sensor_msgs/Image and CompressedImage fields -> numpy, with no ROS import.
+"""sensor_msgs/Image and CompressedImage fields -> numpy (and the stamp of a raw frame), with no ROS import.
 
 The rclpy nodes (``amplify_ros.nodes.conversions``) and the bag importer (messages deserialized
 by rosbags) both read images; their message objects have the same fields, so one reader serves
@@ -9,6 +9,7 @@ honoured. Compressed images: whatever OpenCV decodes (jpeg, png).
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 import cv2
@@ -65,3 +66,13 @@ def compressed_to_rgb(msg: Any) -> np.ndarray:
     if bgr is None:
         raise ImageConversionError(f"compressed image ({msg.format!r}, {len(msg.data)} bytes) cannot be decoded")
     return np.ascontiguousarray(bgr[..., ::-1])
+
+
+def cdr_stamp(data: bytes) -> int:
+    """The header stamp (ns) of a serialized message that starts with a std_msgs/Header (Image,
+    CameraInfo, ...), read from its first 12 bytes: a node that needs only a frame's time need
+    not deserialize the frame. Raises ValueError on data too short to hold a header."""
+    if len(data) < 12:
+        raise ValueError(f"{len(data)} bytes cannot hold a CDR header stamp")
+    sec, nanosec = struct.unpack_from("<iI" if data[1] & 1 else ">iI", data, 4)  # after the encapsulation header
+    return sec * 1_000_000_000 + nanosec

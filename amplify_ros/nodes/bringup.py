@@ -42,6 +42,8 @@ NODES: dict[str, tuple[str, str]] = {  # module -> (class, node name)
     "tracker_node": ("TrackerNode", "amplify_tracker"),
     "arm_output_node": ("ArmOutputNode", "amplify_arm_output"),
     "realsense_node": ("RealSenseNode", "amplify_realsense"),
+    "teleop_node": ("TeleopNode", "amplify_teleop"),
+    "recorder_node": ("RecorderNode", "amplify_recorder"),
 }
 
 
@@ -125,7 +127,7 @@ def stop_executor(executor: Executor, nodes: list[Node]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("config", help="config YAML, or the name of a shipped one (sim_demo, tracking)")
+    p.add_argument("config", help="config YAML, or the name of a shipped one (sim_demo, sim_split, sim_record, record, tracking)")
     args, ros_args = p.parse_known_args(argv)
     args.config = find_config(args.config)
     try:

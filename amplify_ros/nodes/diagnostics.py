@@ -26,6 +26,7 @@ class Health:
         self._stamps: deque[float] = deque(maxlen=window)
         self.status = "starting"  # one line: what the node is waiting for or doing
         self.error = ""  # last error; cleared by the next good frame
+        self.info: dict[str, str] = {}  # node-specific values (the recorder's episode, ...)
 
     def ok(self, latency_ms: float, stages_ms: dict[str, float] | None = None) -> None:
         self.processed += 1
@@ -50,6 +51,7 @@ class Health:
         for name, values in {"latency": self.latency_ms, **{k.removesuffix("_ms"): v for k, v in self.stages_ms.items()}}.items():
             for q in (50, 95):
                 out[f"{name}_p{q}_ms"] = f"{np.percentile(np.asarray(values), q):.1f}" if len(values) else "n/a"
+        out.update(self.info)
         out["dropped"] = str(sum(self.dropped.values()))
         out.update({k: str(v) for k, v in sorted(self.counts.items())})
         out.update({f"dropped_{k}": str(v) for k, v in sorted(self.dropped.items())})

@@ -19,3 +19,14 @@ def latched_qos() -> QoSProfile:
     """Transient local, depth 1: a subscriber that joins late still gets the last message
     (the task sentence, static camera info)."""
     return QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+def recording_qos(offered: list[QoSProfile], depth: int) -> QoSProfile:
+    """What a recorder subscribes with to hear every publisher of a topic (as ``ros2 bag
+    record`` adapts): reliable only if all publishers are, transient local only if all are
+    (then the last message published before subscribing arrives too)."""
+    reliable = all(q.reliability == ReliabilityPolicy.RELIABLE for q in offered)
+    latched = all(q.durability == DurabilityPolicy.TRANSIENT_LOCAL for q in offered)
+    return QoSProfile(depth=depth, history=HistoryPolicy.KEEP_LAST,
+                      reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
+                      durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE)

@@ -2,7 +2,10 @@
 
 Publishes camera/image_raw + camera/camera_info, joint_states, ee_state, /clock, the task on
 amplify/task, sim/success and sim/episode_result; takes amplify/command (the policy's next
-action); sim/reset (std_srvs/Trigger) cuts the episode short. Two ways to step:
+action); sim/reset (std_srvs/Trigger) cuts the episode short, or runs one more after the last of
+``episodes``. With ``publish_expert`` the scripted expert's action for each frame goes out as a
+teleoperator's twist on sim/expert_twist (the mapping of ``amplify_ros.control.teleop``), so
+teleop_node can drive the arm with it exactly as it relays a human's joystick. Two ways to step:
 
 - lockstep (default): a frame is published, the simulation waits for the command stamped with
   that frame, then steps. The clock is the simulation's, so results do not depend on how fast
@@ -18,6 +21,7 @@ import time
 
 import numpy as np
 import rclpy
+from geometry_msgs.msg import TwistStamped
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
@@ -27,7 +31,9 @@ from std_msgs.msg import Bool, Header, String
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
+from amplify_ros.control.teleop import action_twist
 from amplify_ros.nodes.camera_msgs import camera_info
+from amplify_ros.nodes.command_msgs import twist_stamped_msg
 from amplify_ros.nodes.conversions import numpy_to_imgmsg
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
 from amplify_ros.nodes.parameters import LiveParameters
@@ -78,6 +84,9 @@ class SimBridgeNode(Node):
         self.task_pub = self.create_publisher(String, "amplify/task", latched_qos())
         self.success_pub = self.create_publisher(Bool, "sim/success", 10)
         self.result_pub = self.create_publisher(String, "sim/episode_result", QoSProfile(depth=100))
+        publish_expert = p.declare("publish_expert", False, "publish the scripted expert's action for each frame on "
+                                   "sim/expert_twist (geometry_msgs/TwistStamped, the frame's header), for teleop_node")
+        self.expert_pub = self.create_publisher(TwistStamped, "sim/expert_twist", 10) if publish_expert else None
         self.create_subscription(JointTrajectory, "amplify/command", self.on_command, QoSProfile(depth=10))
         self.create_service(Trigger, "sim/reset", self.on_reset)
         self.diagnostics = DiagnosticsReporter(self, self.health)
@@ -127,6 +136,8 @@ class SimBridgeNode(Node):
         image = self.session.render()
         self.info_pub.publish(camera_info(self._k, *image.shape[:2], header))
         self.image_pub.publish(numpy_to_imgmsg(image, "rgb8", header))
+        if self.expert_pub is not None:  # after the frame: a teleoperator acts on what it sees
+            self.expert_pub.publish(twist_stamped_msg(action_twist(self.session.expert_action()), header))
         self._frame_stamp = self.session.time
         self._frame_wall = time.monotonic()
 
@@ -191,10 +202,15 @@ class SimBridgeNode(Node):
         self.start_episode()
 
     def on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
-        result = self.session.finish("reset")
-        self._finished = False
-        self.report(result)
-        response.success, response.message = True, f"started episode {self.session.episode} of {self.session.task}"
+        if self._finished:  # after the last of `episodes`: run one more (its simulation is reset already)
+            self._finished = False
+            self.health.status = "running"
+            self.start_episode()
+        else:
+            self.report(self.session.finish("reset"))
+        response.success = True
+        response.message = (f"finished {len(self.session.results)} episodes; reset again to run one more" if self._finished
+                            else f"started episode {self.session.episode} of {self.session.task}")
         return response
 
 

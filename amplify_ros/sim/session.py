@@ -86,6 +86,10 @@ class SimSession:
     def ee_state(self) -> np.ndarray:
         return self.sim.proprio()
 
+    def expert_action(self) -> np.ndarray:
+        """Meta-World's scripted expert's action for the current state (unclipped)."""
+        return self.sim.expert_action()
+
     def arm_joints(self) -> tuple[list[str], np.ndarray]:
         model, data = self.sim.model, self.sim.data
         ids = [j for j in range(model.njnt) if model.joint(j).name.startswith(ARM_JOINT_PREFIXES)]
