@@ -2,12 +2,18 @@
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/latency.py --checkpoint models/metaworld_small
 
-For each graph (``policy``: one policy_node; ``split``: forward_node + inverse_node) the nodes
-run in their own process (amplify-bringup), this process plays camera and robot: it publishes
+For each graph (``policy``: one policy_node; ``split``: forward_node + inverse_node, each in its
+own process as they would be on two machines; ``bc``: one policy_node with the behaviour-cloning
+checkpoint of --bc-checkpoint, no motion model) the nodes run apart from this process
+(amplify-bringup), which plays camera and robot: it publishes
 640x480 rgb8 images and joint states at --rate Hz, stamped with the wall clock, and times the
-action chunk that comes back for each stamp. Frames that never get a chunk are counted as
-dropped (a camera stream is best effort with depth 1: a node busy for longer than a frame
-period skips frames). Per-stage model times come from the nodes' /diagnostics.
+action chunk that comes back for each stamp. Images travel reliable, keep-last 1, so a node
+busy for longer than a frame period works on the newest frame and skips the others; frames
+that never get a chunk are counted as dropped. Best effort is no option for 640x480 frames
+with FastDDS's default transports: 127 of 258 were lost to an idle subscriber here (UDP
+fragments); its LARGE_DATA transports (--transport) fixed that for best effort but stalled
+reliable delivery (6 of 300 chunks), and do not talk to processes without them. Per-stage model times come from the
+nodes' /diagnostics.
 Writes benchmarks/results/latency.json.
 """
 
@@ -33,22 +39,25 @@ from std_msgs.msg import Header, String
 from trajectory_msgs.msg import JointTrajectory
 
 from amplify_ros.nodes.conversions import numpy_to_imgmsg
-from amplify_ros.nodes.qos import latched_qos
+from amplify_ros.nodes.qos import image_qos, latched_qos
 
 RESULTS = Path(__file__).parent / "results" / "latency.json"
 BIN = Path(sys.executable).parent
 STATE = ["ee_x", "ee_y", "ee_z", "gripper"]
-COMMON = {"state_names": STATE, "action_names": ["ee_dx", "ee_dy", "ee_dz", "gripper"], "max_image_age": 1.0,
+COMMON = {"image_qos": "reliable", "state_names": STATE, "action_names": ["ee_dx", "ee_dy", "ee_dz", "gripper"], "max_image_age": 1.0,
           "max_state_age": 0.1, "publish_tracks": False}
 
 
-def graph_config(graph: str, checkpoint: Path) -> dict:
-    if graph == "policy":
-        return {"amplify_bringup": {"ros__parameters": {"nodes": ["policy_node"]}},
-                "amplify_policy": {"ros__parameters": {"checkpoint": str(checkpoint), **COMMON}}}
-    return {"amplify_bringup": {"ros__parameters": {"nodes": ["forward_node", "inverse_node"]}},
-            "amplify_forward": {"ros__parameters": {"checkpoint": str(checkpoint / "forward"), "publish_tracks": False}},
-            "amplify_inverse": {"ros__parameters": {"checkpoint": str(checkpoint), **COMMON}}}
+def graph_configs(graph: str, checkpoint: Path) -> list[dict]:
+    """One config per process."""
+    if graph in ("policy", "bc"):
+        return [{"amplify_bringup": {"ros__parameters": {"nodes": ["policy_node"]}},
+                 "amplify_policy": {"ros__parameters": {"checkpoint": str(checkpoint), **COMMON}}}]
+    return [{"amplify_bringup": {"ros__parameters": {"nodes": ["forward_node"]}},
+             "amplify_forward": {"ros__parameters": {"checkpoint": str(checkpoint / "forward"), "publish_tracks": False,
+                                                     "max_image_age": COMMON["max_image_age"], "image_qos": "reliable"}}},
+            {"amplify_bringup": {"ros__parameters": {"nodes": ["inverse_node"]}},
+             "amplify_inverse": {"ros__parameters": {"checkpoint": str(checkpoint), **COMMON}}}]
 
 
 class Camera(Node):
@@ -61,7 +70,7 @@ class Camera(Node):
         self.diagnostics: dict[str, dict[str, str]] = {}
         rng = np.random.default_rng(0)
         self.images = [rng.integers(0, 255, (height, width, 3), np.uint8) for _ in range(8)]
-        self.image_pub = self.create_publisher(Image, "camera/image_raw", qos_profile_sensor_data)
+        self.image_pub = self.create_publisher(Image, "camera/image_raw", image_qos("reliable"))
         self.state_pub = self.create_publisher(JointState, "joint_states", qos_profile_sensor_data)
         self.task_pub = self.create_publisher(String, "amplify/task", latched_qos())
         self.create_subscription(JointTrajectory, "amplify/action_chunk", self.on_chunk, QoSProfile(depth=100))
@@ -91,16 +100,18 @@ class Camera(Node):
             self.diagnostics[status.name] = {v.key: v.value for v in status.values}
 
 
-def measure(graph: str, checkpoint: Path, frames: int, rate: float, warmup: int, domain: int) -> dict:
+def measure(graph: str, checkpoint: Path, frames: int, rate: float, warmup: int, domain: int, size: tuple[int, int]) -> dict:
     env = {**os.environ, "ROS_DOMAIN_ID": str(domain), "OMP_NUM_THREADS": "1"}
     with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / f"{graph}.yaml"
-        config.write_text(yaml.safe_dump(graph_config(graph, checkpoint)))
-        proc = subprocess.Popen([str(BIN / "amplify-bringup"), str(config)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        procs = []
+        for i, doc in enumerate(graph_configs(graph, checkpoint)):
+            config = Path(tmp) / f"{graph}_{i}.yaml"
+            config.write_text(yaml.safe_dump(doc))
+            procs.append(subprocess.Popen([str(BIN / "amplify-bringup"), str(config)], env=env,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
         os.environ["ROS_DOMAIN_ID"] = str(domain)
         rclpy.init()
-        cam = Camera(rate, frames + warmup, 480, 640)
+        cam = Camera(rate, frames + warmup, *size)
         try:
             deadline = time.monotonic() + 60
             while cam.image_pub.get_subscription_count() < (2 if graph == "split" else 1) and time.monotonic() < deadline:
@@ -114,8 +125,9 @@ def measure(graph: str, checkpoint: Path, frames: int, rate: float, warmup: int,
         finally:
             cam.destroy_node()
             rclpy.shutdown()
-            proc.terminate()
-            stderr = proc.communicate(timeout=30)[1]
+            for proc in procs:
+                proc.terminate()
+            stderr = "".join(proc.communicate(timeout=30)[1] for proc in procs)
     stamps = sorted(cam.sent)[warmup:]
     lat = np.array([(cam.received[s] - cam.sent[s]) * 1e3 for s in stamps if s in cam.received])
     if not len(lat):
@@ -123,7 +135,7 @@ def measure(graph: str, checkpoint: Path, frames: int, rate: float, warmup: int,
     stages = {}
     for name, values in cam.diagnostics.items():
         for key, value in values.items():
-            if key.endswith("_p50_ms") or key.endswith("_p95_ms"):
+            if key.endswith(("_p50_ms", "_p95_ms")) or key.startswith(("processed", "dropped")):
                 stages[f"{name.removeprefix('amplify_ros: ')}.{key}"] = value
     return {"graph": graph, "frames_sent": len(stamps), "chunks_received": int(len(lat)),
             "frames_dropped": len(stamps) - int(len(lat)), "p50_ms": float(np.percentile(lat, 50)),
@@ -133,13 +145,21 @@ def measure(graph: str, checkpoint: Path, frames: int, rate: float, warmup: int,
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", type=Path, default=Path("models/metaworld_small"))
+    p.add_argument("--bc-checkpoint", type=Path, help="a BC run or checkpoint for the 'bc' graph")
     p.add_argument("--graphs", default="policy,split")
     p.add_argument("--frames", type=int, default=500)
     p.add_argument("--warmup", type=int, default=30)
     p.add_argument("--rate", type=float, default=30.0)
+    p.add_argument("--size", default="640x480", help="camera image WIDTHxHEIGHT (rgb8)")
+    p.add_argument("--transport", default="DEFAULT", help="FASTDDS_BUILTIN_TRANSPORTS for every process")
     p.add_argument("--out", type=Path, default=RESULTS)
     a = p.parse_args()
-    rows = [measure(g, a.checkpoint.resolve(), a.frames, a.rate, a.warmup, 90 + i) for i, g in enumerate(a.graphs.split(","))]
+    os.environ["FASTDDS_BUILTIN_TRANSPORTS"] = a.transport  # before any participant: this process and the nodes
+    graphs = a.graphs.split(",") + (["bc"] if a.bc_checkpoint else [])
+    checkpoints = {"bc": a.bc_checkpoint.resolve() if a.bc_checkpoint else None}
+    width, height = (int(v) for v in a.size.split("x"))
+    rows = [measure(g, checkpoints.get(g) or a.checkpoint.resolve(), a.frames, a.rate, a.warmup, 90 + i, (height, width))
+            for i, g in enumerate(graphs)]
     print("| graph | frames sent | chunks received | dropped | p50 ms | p95 ms | max ms |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
@@ -148,7 +168,8 @@ def main() -> int:
     for r in rows:
         print(f"{r['graph']} node stages: {r['node_stages']}")
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps({"rate_hz": a.rate, "image": "640x480 rgb8", "checkpoint": str(a.checkpoint),
+    a.out.write_text(json.dumps({"rate_hz": a.rate, "image": f"{a.size} rgb8, reliable keep-last 1",
+                                 "fastdds_transport": a.transport, "checkpoint": str(a.checkpoint),
                                  "cpu_threads": 1, "rows": rows}, indent=2) + "\n")
     return 0
 

@@ -19,7 +19,7 @@ from geometry_msgs.msg import TwistStamped
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import QoSProfile, qos_profile_sensor_data
+from rclpy.qos import QoSProfile
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Float64MultiArray
 from std_srvs.srv import Trigger
@@ -31,6 +31,7 @@ from amplify_ros.nodes.command_msgs import float64_array_msg, joint_trajectory_m
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
 from amplify_ros.nodes.model_io import stamp_seconds
 from amplify_ros.nodes.parameters import LiveParameters
+from amplify_ros.nodes.qos import state_qos
 from amplify_ros.nodes.state_msgs import joint_vector
 from amplify_ros.nodes.tensor_msgs import trajectory_to_chunk
 
@@ -77,7 +78,7 @@ class ArmOutputNode(Node):
         self._state: tuple[np.ndarray, float] | None = None
         self._heartbeat: float | None = None
         self.create_subscription(JointTrajectory, "amplify/command", self.on_command, QoSProfile(depth=10))
-        self.create_subscription(JointState, "joint_states", self.on_state, qos_profile_sensor_data)
+        self.create_subscription(JointState, "joint_states", self.on_state, state_qos())
         self.create_subscription(Bool, "heartbeat", self.on_heartbeat, QoSProfile(depth=10))
         self.create_subscription(Bool, "e_stop", self.on_estop, QoSProfile(depth=10))
         self.create_service(Trigger, "~/reset_estop", self.on_reset)

@@ -11,7 +11,12 @@ one extra section the nodes ignore, which says what to start::
         remappings: ["amplify_policy:joint_states:=/ee_state"] # node name:from:=to
 
 Each node reads its own section (by node name) through rcl's ``--params-file``, exactly as under
-``ros2 launch``. Nodes share one MultiThreadedExecutor; Ctrl-C shuts everything down cleanly.
+``ros2 launch``. Ctrl-C or SIGTERM shuts everything down cleanly.
+
+The nodes share a SingleThreadedExecutor unless ``--executor multi``: with rclpy 9's
+MultiThreadedExecutor a callback running inference (tens of ms) competes with the executor's
+own polling for the GIL. Measured (benchmarks/latency.py, BC policy node, 640x480 at 30 Hz):
+single-threaded, 165 of 200 frames answered, p50 31 ms; multi-threaded, 25 of 200, p50 92 ms.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from pathlib import Path
 
 import rclpy
 import yaml
-from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
@@ -94,13 +99,16 @@ def build_nodes(path: Path) -> list[Node]:
     return nodes
 
 
-def spin(nodes: list[Node], until: Callable[[], bool] | None = None) -> None:
-    """Spin ``nodes`` on one MultiThreadedExecutor until Ctrl-C, SIGTERM or ``until()``; then
-    let running callbacks finish before the nodes and the context go (a callback publishing
-    into a shut-down context fails)."""
+EXECUTORS: dict[str, type[Executor]] = {"single": SingleThreadedExecutor, "multi": MultiThreadedExecutor}
+
+
+def spin(nodes: list[Node], until: Callable[[], bool] | None = None, executor_kind: str = "single") -> None:
+    """Spin ``nodes`` on one executor until Ctrl-C, SIGTERM or ``until()``; then let running
+    callbacks finish before the nodes and the context go (a callback publishing into a
+    shut-down context fails)."""
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    executor = MultiThreadedExecutor()
+    executor = EXECUTORS[executor_kind]()
     for node in nodes:
         executor.add_node(node)
     try:
@@ -117,9 +125,10 @@ def stop_executor(executor: Executor, nodes: list[Node]) -> None:
     """Stop ``executor`` after its running callbacks, then destroy ``nodes``."""
     for node in nodes:
         executor.remove_node(node)
-    # rclpy 9 destroys the executor's guard condition before joining its thread pool, so a
-    # callback handed to the pool just before would fail on it: let those start first.
-    time.sleep(0.2)
+    if isinstance(executor, MultiThreadedExecutor):
+        # rclpy 9 destroys the executor's guard condition before joining its thread pool, so a
+        # callback handed to the pool just before would fail on it: let those start first.
+        time.sleep(0.2)
     executor.shutdown(timeout_sec=5.0)
     for node in nodes:
         node.destroy_node()
@@ -128,11 +137,13 @@ def stop_executor(executor: Executor, nodes: list[Node]) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config", help="config YAML, or the name of a shipped one (sim_demo, sim_split, sim_record, record, tracking)")
+    p.add_argument("--executor", choices=tuple(EXECUTORS), default="single",
+                   help="single (default: the fastest for inference nodes, see above) or multi")
     args, ros_args = p.parse_known_args(argv)
     args.config = find_config(args.config)
     try:
         with rclpy.init(args=ros_args, signal_handler_options=SignalHandlerOptions.NO):  # spin() handles signals
-            spin(build_nodes(args.config))
+            spin(build_nodes(args.config), executor_kind=args.executor)
     except BringupError as err:
         print(f"amplify-bringup: {err}", file=sys.stderr)
         return 2

@@ -16,7 +16,7 @@ import torch
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, qos_profile_sensor_data
+from rclpy.qos import QoSProfile
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 from trajectory_msgs.msg import JointTrajectory
@@ -26,7 +26,7 @@ from amplify_ros.core.policy import Policy
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
 from amplify_ros.nodes.model_io import FrameGate, MotionPublisher, declare_image_qos, load_model, stamp_seconds
 from amplify_ros.nodes.parameters import LiveParameters
-from amplify_ros.nodes.qos import latched_qos
+from amplify_ros.nodes.qos import latched_qos, state_qos
 from amplify_ros.nodes.state_msgs import joint_vector
 from amplify_ros.nodes.tensor_msgs import chunk_to_trajectory
 
@@ -75,7 +75,7 @@ class PolicyNode(Node):
 
         sensing = MutuallyExclusiveCallbackGroup()  # state and task stay fresh while a frame is inferred
         self.create_subscription(Image, "camera/image_raw", self.on_image, declare_image_qos(p))
-        self.create_subscription(JointState, "joint_states", self.on_state, qos_profile_sensor_data, callback_group=sensing)
+        self.create_subscription(JointState, "joint_states", self.on_state, state_qos(), callback_group=sensing)
         self.create_subscription(String, "amplify/task", self.on_task, latched_qos(), callback_group=sensing)
         reliable = QoSProfile(depth=10)
         self.chunk_pub = self.create_publisher(JointTrajectory, "amplify/action_chunk", reliable)

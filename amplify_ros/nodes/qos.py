@@ -30,3 +30,10 @@ def recording_qos(offered: list[QoSProfile], depth: int) -> QoSProfile:
     return QoSProfile(depth=depth, history=HistoryPolicy.KEEP_LAST,
                       reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
                       durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE)
+
+
+def state_qos() -> QoSProfile:
+    """Robot state: best effort, keep only the newest. A node busy with inference then reads the
+    state of now, not a queue of older ones (depth 5, the sensor-data default, left the policy
+    node 100+ ms behind at 30 Hz)."""
+    return QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT, history=HistoryPolicy.KEEP_LAST)
