@@ -73,7 +73,7 @@ class PolicyNode(Node):
         with contextlib.suppress(ValueError):  # without a model the node runs and says why on /diagnostics
             self._load(self.checkpoint)
 
-        sensing = MutuallyExclusiveCallbackGroup()  # state and task stay fresh while a frame is inferred
+        sensing = MutuallyExclusiveCallbackGroup()  # under a multi-threaded executor: state and task stay fresh during inference
         self.create_subscription(Image, "camera/image_raw", self.on_image, declare_image_qos(p))
         self.create_subscription(JointState, "joint_states", self.on_state, state_qos(), callback_group=sensing)
         self.create_subscription(String, "amplify/task", self.on_task, latched_qos(), callback_group=sensing)
