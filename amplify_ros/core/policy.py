@@ -24,6 +24,13 @@ from amplify_ros.core.tokenizer import MotionTokenizer
 from amplify_ros.core.tracks import grid_queries
 
 
+def check_images(images: np.ndarray, views: int, size: int) -> None:
+    """ValueError unless ``images`` is (views, size, size, 3) uint8: what a model takes."""
+    want = (views, size, size, 3)
+    if images.shape != want or images.dtype != np.uint8:
+        raise ValueError(f"images must be {want} uint8, got {images.shape} {images.dtype}")
+
+
 class MotionPrior:
     """Forward model (+ its tokenizer, when the checkpoint carries one): image + sentence ->
     motion codes -> the grid tracks those codes stand for."""
@@ -56,9 +63,7 @@ class MotionPrior:
     @torch.inference_mode()
     def predict(self, images: np.ndarray, sentence: str) -> np.ndarray:
         """images (V, H, W, 3) uint8 -> motion codes (T,)."""
-        want = (self.views, self.image_size, self.image_size, 3)
-        if images.shape != want or images.dtype != np.uint8:
-            raise ValueError(f"images must be {want} uint8, got {images.shape} {images.dtype}")
+        check_images(images, self.views, self.image_size)
         img = torch.from_numpy(np.ascontiguousarray(images)).unsqueeze(0).to(self.device)
         return self.forward.predict(img, [sentence])[0].cpu().numpy()
 
@@ -128,9 +133,7 @@ class Policy:
 
     def check_inputs(self, images: np.ndarray, proprio: np.ndarray) -> None:
         """Raise ValueError naming what does not fit: image shape or dtype, proprio size or values."""
-        want = (self.views, self.image_size, self.image_size, 3)
-        if images.shape != want or images.dtype != np.uint8:
-            raise ValueError(f"images must be {want} uint8, got {images.shape} {images.dtype}")
+        check_images(images, self.views, self.image_size)
         if proprio.shape != (self.inverse.cfg.proprio_dim,):
             raise ValueError(f"proprio must have {self.inverse.cfg.proprio_dim} values, got {proprio.shape}")
         if not np.all(np.isfinite(proprio)):

@@ -44,11 +44,12 @@ import numpy as np
 import yaml
 from rosbags.typesys import Stores, get_typestore
 
+from amplify_ros.core.tracks import square
 from amplify_ros.data.bag_reader import BagReader, BagReadError
 from amplify_ros.data.dataset import episode_path, prepare
 from amplify_ros.data.episode import Episode, write_episode
 from amplify_ros.data.image_msgs import compressed_to_rgb, to_rgb
-from amplify_ros.data.video_import import next_index, square, task_name
+from amplify_ros.data.video_import import next_index, task_name
 
 CAMERA = "camera"
 IMAGE, COMPRESSED = "sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage"

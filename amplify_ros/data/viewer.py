@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import cv2
@@ -26,6 +27,27 @@ def overlay_frame(ep: Episode, camera: str, t: int, scale: int = 4) -> np.ndarra
     return label(frame, f"{ep.task}  t={t}/{ep.num_frames - 1}")
 
 
+def write_video(path: Path, frames: Iterable[np.ndarray], fps: float) -> Path:
+    """RGB frames, all of one size, as a video (.mp4 or .avi), written as they come."""
+    suffix = path.suffix.lower()
+    if suffix not in VIDEO_SUFFIXES:
+        raise ValueError(f"a video must end in one of {', '.join(sorted(VIDEO_SUFFIXES))}, got {path.name!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = None
+    try:
+        for frame in frames:
+            if writer is None:
+                size = (frame.shape[1], frame.shape[0])
+                writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*VIDEO_SUFFIXES[suffix]), fps, size)
+                if not writer.isOpened():
+                    raise RuntimeError(f"OpenCV cannot write {suffix} video here; try .avi or a .png strip")
+            writer.write(np.ascontiguousarray(frame[..., ::-1]))
+    finally:
+        if writer is not None:
+            writer.release()
+    return path
+
+
 def write_view(ep: Episode, camera: str, out: Path, frames: int = 6, fps: float = 20.0, scale: int = 4) -> Path:
     """Write a video (.mp4/.avi: every frame) or an image strip (.png/.jpg: ``frames`` frames)."""
     if camera not in ep.images:
@@ -33,16 +55,7 @@ def write_view(ep: Episode, camera: str, out: Path, frames: int = 6, fps: float 
     suffix = out.suffix.lower()
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix in VIDEO_SUFFIXES:
-        first = overlay_frame(ep, camera, 0, scale)
-        size = (first.shape[1], first.shape[0])
-        writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*VIDEO_SUFFIXES[suffix]), fps, size)
-        if not writer.isOpened():
-            raise RuntimeError(f"OpenCV cannot write {suffix} video here; try .avi or a .png strip")
-        try:
-            for t in range(ep.num_frames):
-                writer.write(overlay_frame(ep, camera, t, scale)[..., ::-1])
-        finally:
-            writer.release()
+        write_video(out, (overlay_frame(ep, camera, t, scale) for t in range(ep.num_frames)), fps)
     elif suffix in IMAGE_SUFFIXES:
         picks = np.linspace(0, ep.num_frames - 1, min(frames, ep.num_frames)).round().astype(int)
         tiles = [overlay_frame(ep, camera, int(t), scale) for t in picks]

@@ -14,9 +14,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import TwistStamped
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile
@@ -29,11 +27,12 @@ from amplify_ros.control.commands import array_fields, trajectory_fields, twist_
 from amplify_ros.control.safety import SafetyConfig, SafetyFilter
 from amplify_ros.nodes.command_msgs import float64_array_msg, joint_trajectory_msg, twist_stamped_msg
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
-from amplify_ros.nodes.model_io import stamp_seconds
 from amplify_ros.nodes.parameters import LiveParameters
 from amplify_ros.nodes.qos import state_qos
+from amplify_ros.nodes.stamps import now_seconds, received_seconds, stamp_seconds
 from amplify_ros.nodes.state_msgs import joint_vector
 from amplify_ros.nodes.tensor_msgs import trajectory_to_chunk
+from amplify_ros.nodes.bringup import run_node
 
 OUTPUT_TYPES = {"joint_trajectory": JointTrajectory, "float64_array": Float64MultiArray, "twist": TwistStamped}
 
@@ -86,9 +85,6 @@ class ArmOutputNode(Node):
         self.diagnostics = DiagnosticsReporter(self, self.health)
         self._set_enabled(self.get_parameter("enabled").value)
 
-    def now(self) -> float:
-        return self.get_clock().now().nanoseconds * 1e-9
-
     def _set_enabled(self, value: bool) -> None:
         if value and self.filter.estopped:
             raise ValueError("the e-stop is latched: call ~/reset_estop first")
@@ -100,13 +96,13 @@ class ArmOutputNode(Node):
         if not self.state_names:
             return
         try:
-            self._state = (joint_vector(msg, self.state_names).astype(np.float64), stamp_seconds(msg.header) or self.now())
+            self._state = (joint_vector(msg, self.state_names).astype(np.float64), received_seconds(self, msg.header))
         except ValueError as err:
             self.health.drop("bad_state", str(err))
 
     def on_heartbeat(self, msg: Bool) -> None:
         if msg.data:
-            self._heartbeat = self.now()
+            self._heartbeat = now_seconds(self)
 
     def on_estop(self, msg: Bool) -> None:
         if msg.data and not self.filter.estopped:
@@ -116,8 +112,7 @@ class ArmOutputNode(Node):
 
     def on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         self.filter.reset()
-        self.set_parameters([Parameter("enabled", value=False)])
-        self.health.status = "disabled: set enabled:=true to move the arm"
+        self.set_parameters([Parameter("enabled", value=False)])  # says so on /diagnostics
         response.success, response.message = True, "e-stop cleared; output stays off until enabled:=true"
         return response
 
@@ -129,8 +124,8 @@ class ArmOutputNode(Node):
             command = np.array([np.nan])  # refused below as wrong_size or non_finite, and counted
             self.get_logger().error(f"unreadable command: {err}", throttle_duration_sec=2.0)
         state, state_time = self._state if self._state is not None else (None, None)
-        verdict = self.filter.check(command, self.now(), stamp_seconds(msg.header), state_time, self._heartbeat, state)
-        self.health.counts = {k: v for k, v in self.filter.counters.items() if v}
+        verdict = self.filter.check(command, now_seconds(self), stamp_seconds(msg.header), state_time, self._heartbeat, state)
+        self.health.info = {k: str(v) for k, v in sorted(self.filter.counters.items()) if v}
         if verdict.command is None:
             self.get_logger().warning(f"holding: {verdict.reason}", throttle_duration_sec=2.0)
             return
@@ -150,11 +145,7 @@ class ArmOutputNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    try:
-        with rclpy.init(args=args):
-            rclpy.spin(ArmOutputNode())
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+    run_node(ArmOutputNode, args)
 
 
 if __name__ == "__main__":

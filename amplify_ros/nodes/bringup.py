@@ -134,6 +134,16 @@ def stop_executor(executor: Executor, nodes: list[Node]) -> None:
         node.destroy_node()
 
 
+def run_node(node_class: type[Node], args: list[str] | None = None) -> None:
+    """Every node's ``main()``: one node, spun and shut down like the bringup's (Ctrl-C or
+    SIGTERM, then destroyed, so nodes holding a camera or an open bag release it)."""
+    try:
+        with rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO):  # spin() handles signals
+            spin([node_class()])
+    except (KeyboardInterrupt, ExternalShutdownException):  # Ctrl-C while the node is still starting
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config", help="config YAML, or the name of a shipped one (sim_demo, sim_split, sim_record, record, tracking)")

@@ -11,9 +11,14 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from amplify_ros.control.commands import TrajectoryFields, TwistFields
 
 
+def duration_msg(fields: tuple[int, int]) -> Duration:
+    """(sec, nanosec) from ``control.commands.duration_fields`` -> builtin_interfaces/Duration."""
+    sec, nanosec = fields
+    return Duration(sec=sec, nanosec=nanosec)
+
+
 def joint_trajectory_msg(fields: TrajectoryFields, header: Header) -> JointTrajectory:
-    sec, nanosec = fields.time_from_start
-    point = JointTrajectoryPoint(positions=fields.positions, time_from_start=Duration(sec=sec, nanosec=nanosec))
+    point = JointTrajectoryPoint(positions=fields.positions, time_from_start=duration_msg(fields.time_from_start))
     return JointTrajectory(header=header, joint_names=fields.joint_names, points=[point])
 
 

@@ -14,7 +14,6 @@ import json
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import rclpy
 from rclpy.node import Node
@@ -25,6 +24,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
 from amplify_ros.core.overlay import label
+from amplify_ros.data.viewer import write_video
 from amplify_ros.nodes.bringup import BringupError, build_nodes, spin
 from amplify_ros.nodes.conversions import imgmsg_to_numpy
 from amplify_ros.nodes.paths import find_config
@@ -51,18 +51,11 @@ class DemoMonitor(Node):
         name = f"{result['task']}_{result['index']:03d}_{result['reason']}.mp4"
         if self.frames:
             result["video"] = str(self.out / name)
-            self.write_video(self.out / name, self.frames, f"{result['task']} #{result['index']}: {result['reason']}")
+            text = f"{result['task']} #{result['index']}: {result['reason']}"
+            write_video(self.out / name, (label(frame, text) for frame in self.frames), self.fps)
         self.frames = []
         print(f"episode {result['index']} of {result['task']}: {'SUCCESS' if result['success'] else 'failure'} "
               f"({result['reason']} after {result['steps']} steps)", flush=True)
-
-    def write_video(self, path: Path, frames: list[np.ndarray], text: str) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        h, w = frames[0].shape[:2]
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
-        for frame in frames:
-            writer.write(np.ascontiguousarray(label(frame, text)[..., ::-1]))
-        writer.release()
 
 
 def main(argv: list[str] | None = None) -> int:

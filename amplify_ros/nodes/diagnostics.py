@@ -19,14 +19,13 @@ class Health:
     def __init__(self, window: int = 300) -> None:
         self.processed = 0
         self.dropped: Counter[str] = Counter()
-        self.counts: dict[str, int] = {}  # other named counts worth watching (e.g. clamped commands)
         self.latency_ms: deque[float] = deque(maxlen=window)
         self.stages_ms: dict[str, deque[float]] = {}  # e.g. forward_ms, inverse_ms of the model
         self._window = window
         self._stamps: deque[float] = deque(maxlen=window)
         self.status = "starting"  # one line: what the node is waiting for or doing
         self.error = ""  # last error; cleared by the next good frame
-        self.info: dict[str, str] = {}  # node-specific values (the recorder's episode, ...)
+        self.info: dict[str, str] = {}  # node-specific values (the recorder's episode, the safety filter's counts, ...)
 
     def ok(self, latency_ms: float, stages_ms: dict[str, float] | None = None) -> None:
         self.processed += 1
@@ -53,7 +52,6 @@ class Health:
                 out[f"{name}_p{q}_ms"] = f"{np.percentile(np.asarray(values), q):.1f}" if len(values) else "n/a"
         out.update(self.info)
         out["dropped"] = str(sum(self.dropped.values()))
-        out.update({k: str(v) for k, v in sorted(self.counts.items())})
         out.update({f"dropped_{k}": str(v) for k, v in sorted(self.dropped.items())})
         if self.error:
             out["last_error"] = self.error

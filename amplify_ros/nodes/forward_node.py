@@ -10,19 +10,17 @@ from __future__ import annotations
 import contextlib
 import time
 
-import rclpy
-import torch
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
 from amplify_ros.core.policy import MotionPrior
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
-from amplify_ros.nodes.model_io import FrameGate, MotionPublisher, declare_image_qos, load_model
+from amplify_ros.nodes.model_io import FrameGate, MotionPublisher, declare_device, declare_image_qos, load_model
 from amplify_ros.nodes.parameters import LiveParameters
 from amplify_ros.nodes.qos import latched_qos
+from amplify_ros.nodes.bringup import run_node
 
 
 class ForwardNode(Node):
@@ -36,8 +34,7 @@ class ForwardNode(Node):
         self.prior: MotionPrior | None = None
         self.sentence: str | None = None
         p = LiveParameters(self)
-        self.device = p.declare("device", "cpu", "torch device for inference", choices=("cpu", "cuda"))
-        torch.set_num_threads(p.declare("threads", 1, "torch threads for inference (1 is fastest on a busy CPU)", range=(1, 64)))
+        self.device = declare_device(p)
         self.max_image_age = p.declare("max_image_age", 0.5, "images older than this (s, node clock) are not predicted "
                                        "from", range=(0.001, 3600.0), apply=p.setter("max_image_age"))
         self.publish_tracks = p.declare("publish_tracks", True, "decode and publish the predicted tracks and their "
@@ -80,11 +77,7 @@ class ForwardNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    try:
-        with rclpy.init(args=args):
-            rclpy.spin(ForwardNode())
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+    run_node(ForwardNode, args)
 
 
 if __name__ == "__main__":

@@ -13,18 +13,13 @@ from __future__ import annotations
 from collections import OrderedDict
 
 import numpy as np
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.qos import QoSProfile
 from sensor_msgs.msg import Image
-from std_msgs.msg import Header
 
 from amplify_ros.nodes.policy_node import PolicyNode
+from amplify_ros.nodes.stamps import stamp_ns
 from amplify_ros.nodes.tensor_msgs import msg_to_codes
-
-
-def stamp_key(header: Header) -> int:
-    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+from amplify_ros.nodes.bringup import run_node
 
 
 class InverseNode(PolicyNode):
@@ -52,7 +47,7 @@ class InverseNode(PolicyNode):
         if self.policy is not None and self.policy.kind == "bc":
             self.act(msg)
             return
-        self._waiting[stamp_key(msg.header)] = (msg, self._state)
+        self._waiting[stamp_ns(msg.header)] = (msg, self._state)
         self._trim()
 
     def on_tokens(self, msg: Image) -> None:
@@ -64,7 +59,7 @@ class InverseNode(PolicyNode):
             self.health.drop("bad_tokens", str(err))
             self.get_logger().error(f"refusing motion tokens: {err}", throttle_duration_sec=2.0)
             return
-        key = stamp_key(msg.header)
+        key = stamp_ns(msg.header)
         if key not in self._waiting:
             self.gate.refuse("tokens_without_image", f"no buffered image stamped {key * 1e-9:.3f} s for these motion "
                              f"tokens (buffer: {len(self._waiting)} frames, image_buffer {self.image_buffer})")
@@ -76,11 +71,7 @@ class InverseNode(PolicyNode):
 
 
 def main(args: list[str] | None = None) -> None:
-    try:
-        with rclpy.init(args=args):
-            rclpy.spin(InverseNode())
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+    run_node(InverseNode, args)
 
 
 if __name__ == "__main__":

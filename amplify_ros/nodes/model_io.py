@@ -1,5 +1,6 @@
 """What the nodes around a model share, so they refuse, load and publish alike.
 
+- ``declare_device`` / ``declare_image_qos``: the parameters every model node has;
 - ``load_model``: a checkpoint loaded, or the reason it was not on /diagnostics and in the log
   (the node keeps running, without a model or with the one it had);
 - ``FrameGate``: the checks a camera frame passes before inference (model and task present,
@@ -28,6 +29,7 @@ from amplify_ros.nodes.diagnostics import Health
 from amplify_ros.nodes.parameters import LiveParameters
 from amplify_ros.nodes.paths import find
 from amplify_ros.nodes.qos import image_qos
+from amplify_ros.nodes.stamps import now_seconds, stamp_seconds
 from amplify_ros.nodes.tensor_msgs import codes_to_msg, tracks_to_msg
 
 
@@ -38,14 +40,20 @@ class ViewModel(Protocol):  # Policy, MotionPrior
 M = TypeVar("M", bound=ViewModel)
 
 
-def stamp_seconds(header: Header) -> float:
-    return header.stamp.sec + header.stamp.nanosec * 1e-9
-
-
 def declare_image_qos(params: LiveParameters, default: str = "sensor_data") -> QoSProfile:
     """The camera subscription's QoS, as a read-only parameter."""
     return image_qos(params.declare("image_qos", default, "camera QoS: 'sensor_data' (best effort, depth 1) or "
                                     "'reliable' (depth 1; for lockstep simulation)", choices=("sensor_data", "reliable")))
+
+
+def declare_device(params: LiveParameters) -> str:
+    """The torch device of a model node, and its thread count applied (read-only parameters)."""
+    import torch  # here, not at the top: tracker_node uses this module without any model
+
+    device = params.declare("device", "cpu", "torch device for inference", choices=("cpu", "cuda"))
+    torch.set_num_threads(params.declare("threads", 1, "torch threads for inference (1 is fastest on a busy CPU)",
+                                         range=(1, 64)))
+    return device
 
 
 def load_model(node: Node, health: Health, path: str, load: Callable[[str], M]) -> M:
@@ -104,8 +112,7 @@ class FrameGate:
                     state_stamp: float | None = None, max_state_age: float | None = None) -> tuple[np.ndarray, np.ndarray] | None:
         """(source RGB, its centre square at ``size`` px) of a fresh colour frame, or None after
         saying why not. With ``max_state_age`` the robot state must exist and be that close."""
-        now = self._node.get_clock().now().nanoseconds * 1e-9
-        reason = refuse_reason(now, stamp_seconds(msg.header), max_age, state, state_stamp, max_state_age)
+        reason = refuse_reason(now_seconds(self._node), stamp_seconds(msg.header), max_age, state, state_stamp, max_state_age)
         if reason:
             self.refuse("stale" if "stale" in reason or "no robot" in reason else "bad_state", reason)
             return None

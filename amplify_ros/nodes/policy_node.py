@@ -11,10 +11,7 @@ import contextlib
 import time
 
 import numpy as np
-import rclpy
-import torch
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
 from sensor_msgs.msg import Image, JointState
@@ -24,11 +21,13 @@ from trajectory_msgs.msg import JointTrajectory
 from amplify_ros.control.chunking import make_chunker
 from amplify_ros.core.policy import Policy
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
-from amplify_ros.nodes.model_io import FrameGate, MotionPublisher, declare_image_qos, load_model, stamp_seconds
+from amplify_ros.nodes.model_io import FrameGate, MotionPublisher, declare_device, declare_image_qos, load_model
 from amplify_ros.nodes.parameters import LiveParameters
 from amplify_ros.nodes.qos import latched_qos, state_qos
+from amplify_ros.nodes.stamps import received_seconds
 from amplify_ros.nodes.state_msgs import joint_vector
 from amplify_ros.nodes.tensor_msgs import chunk_to_trajectory
+from amplify_ros.nodes.bringup import run_node
 
 
 class PolicyNode(Node):
@@ -44,8 +43,7 @@ class PolicyNode(Node):
         self.sentence: str | None = None
         self._state: tuple[np.ndarray, float] | None = None
         self.params = p = LiveParameters(self)  # subclasses declare theirs through it too
-        self.device = p.declare("device", "cpu", "torch device for inference", choices=("cpu", "cuda"))
-        torch.set_num_threads(p.declare("threads", 1, "torch threads for inference (1 is fastest on a busy CPU)", range=(1, 64)))
+        self.device = declare_device(p)
         self.ensemble = p.declare("ensemble", "temporal", "how chunks become commands: 'temporal' predicts every frame "
                                   "and averages overlapping chunks; 'open-loop' executes execute_steps of each chunk",
                                   choices=("temporal", "open-loop"), apply=self._rebuild("ensemble"))
@@ -120,8 +118,7 @@ class PolicyNode(Node):
             self.health.drop("bad_state", str(err))
             self.get_logger().error(str(err), throttle_duration_sec=5.0)
             return
-        stamp = stamp_seconds(msg.header) or self.get_clock().now().nanoseconds * 1e-9
-        self._state = (vec, stamp)
+        self._state = (vec, received_seconds(self, msg.header))
 
     def on_image(self, msg: Image) -> None:
         self.act(msg)
@@ -165,11 +162,7 @@ class PolicyNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    try:
-        with rclpy.init(args=args):
-            rclpy.spin(PolicyNode())
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+    run_node(PolicyNode, args)
 
 
 if __name__ == "__main__":

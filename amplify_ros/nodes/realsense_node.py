@@ -16,9 +16,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-import rclpy
 from rclpy.exceptions import InvalidHandle
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, Image
@@ -31,6 +29,7 @@ from amplify_ros.nodes.conversions import numpy_to_imgmsg
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
 from amplify_ros.nodes.parameters import LiveParameters
 from amplify_ros.nodes.qos import image_qos
+from amplify_ros.nodes.bringup import run_node
 
 if TYPE_CHECKING:
     import pyrealsense2 as rs
@@ -133,15 +132,7 @@ class RealSenseNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    try:
-        with rclpy.init(args=args):
-            node = RealSenseNode()
-            try:
-                rclpy.spin(node)
-            finally:
-                node.destroy_node()  # stops the reading thread and releases the camera
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+    run_node(RealSenseNode, args)
 
 
 if __name__ == "__main__":

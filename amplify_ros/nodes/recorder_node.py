@@ -19,8 +19,6 @@ import re
 import time
 from functools import partial
 
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, ReliabilityPolicy
 from std_msgs.msg import String
@@ -32,6 +30,7 @@ from amplify_ros.data.recording import MODES, EpisodeRecorder, recorded_in
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
 from amplify_ros.nodes.parameters import LiveParameters
 from amplify_ros.nodes.qos import latched_qos, recording_qos
+from amplify_ros.nodes.bringup import run_node
 
 CAMERA_TOPICS = ["camera/image_raw", "camera/camera_info", "amplify/task"]
 TELEOP_TOPICS = ["camera/image_raw", "camera/camera_info", "joint_states", "amplify/command", "amplify/task"]
@@ -260,15 +259,7 @@ class RecorderNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    try:
-        with rclpy.init(args=args):
-            node = RecorderNode()
-            try:
-                rclpy.spin(node)
-            finally:
-                node.destroy_node()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+    run_node(RecorderNode, args)
 
 
 if __name__ == "__main__":

@@ -20,14 +20,12 @@ import json
 import time
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import TwistStamped
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState
-from std_msgs.msg import Bool, Header, String
+from std_msgs.msg import Bool, String
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
@@ -38,9 +36,11 @@ from amplify_ros.nodes.conversions import numpy_to_imgmsg
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
 from amplify_ros.nodes.parameters import LiveParameters
 from amplify_ros.nodes.qos import image_qos, latched_qos
+from amplify_ros.nodes.stamps import header_at, stamp_seconds
 from amplify_ros.nodes.tensor_msgs import trajectory_to_chunk
 from amplify_ros.sim.metaworld_env import ACTION_DIM
-from amplify_ros.sim.session import EE_STATE_NAMES, EpisodeResult, SimSession
+from amplify_ros.sim.session import EE_STATE_NAMES, EpisodeResult, SimSession, check_action
+from amplify_ros.nodes.bringup import run_node
 
 
 class SimBridgeNode(Node):
@@ -59,21 +59,21 @@ class SimBridgeNode(Node):
         self.rate = p.declare("rate", 80.0, "realtime mode: frames (= commands) per second, each advancing "
                               "action_repeat simulator steps (Meta-World real time: 80 / action_repeat)",
                               range=(1.0, 1000.0))
-        self.max_steps = p.declare("max_steps", 500, "simulator-step limit of an episode (Meta-World: 500)", range=(1, 100000),
-                                   apply=self._set_max_steps)
+        max_steps = p.declare("max_steps", 500, "simulator-step limit of an episode (Meta-World: 500)",
+                              range=(1, 100000), apply=lambda value: setattr(self.session, "max_steps", value))
         self.episodes = p.declare("episodes", 0, "stop stepping after this many episodes (0: never)",
-                                  range=(0, 1000000), apply=self._setter("episodes"))
+                                  range=(0, 1000000), apply=p.setter("episodes"))
         self.command_timeout = p.declare("command_timeout", 1.0, "lockstep: republish the frame after this long "
                                          "without its command; realtime: older commands are not used (s, wall)",
-                                         range=(0.001, 60.0), apply=self._setter("command_timeout"))
+                                         range=(0.001, 60.0), apply=p.setter("command_timeout"))
         self.reset_pause = p.declare("reset_pause", 0.2, "wait after publishing a new episode's task before its "
                                      "first frame, so every node has seen it (s, wall)", range=(0.0, 10.0),
-                                     apply=self._setter("reset_pause"))
+                                     apply=p.setter("reset_pause"))
         self.frame_id = p.declare("frame_id", "camera_optical_frame", "frame_id of the image and camera info")
 
         repeat = p.declare("action_repeat", 1, "simulator steps per frame and command: a policy trained on data "
                            "recorded with --action-repeat K acts every K steps (80/K Hz)", range=(1, 100))
-        self.session = SimSession(task, image_size, camera, seed, self.max_steps, repeat)
+        self.session = SimSession(task, image_size, camera, seed, max_steps, repeat)
         self._k = self.session.sim.camera_models[camera].intrinsics()
         qos = image_qos(p.declare("image_qos", "reliable", "camera QoS (see policy_node)", choices=("sensor_data", "reliable")))
         self.image_pub = self.create_publisher(Image, "camera/image_raw", qos)
@@ -103,16 +103,10 @@ class SimBridgeNode(Node):
             self.create_timer(1.0 / self.rate, self.realtime_step)
 
     # --- parameters -------------------------------------------------------------------------
-    def _setter(self, name: str):
-        return lambda value: setattr(self, name, value)
-
     def _set_task(self, task: str) -> None:
         self.session.set_task(task)  # raises ValueError naming the valid tasks: the change is rejected
         self._finished = False
         self.start_episode()
-
-    def _set_max_steps(self, value: int) -> None:
-        self.max_steps = self.session.max_steps = value
 
     # --- publishing -------------------------------------------------------------------------
     def start_episode(self) -> None:
@@ -121,14 +115,8 @@ class SimBridgeNode(Node):
         self._frame_wall = time.monotonic() + self.reset_pause  # first frame after the pause (watchdog)
         self._frame_stamp = -1.0
 
-    def header(self) -> Header:
-        header = Header(frame_id=self.frame_id)
-        ns = int(round(self.session.time * 1e9))
-        header.stamp.sec, header.stamp.nanosec = ns // 1_000_000_000, ns % 1_000_000_000
-        return header
-
     def publish_observation(self) -> None:
-        header = self.header()
+        header = header_at(round(self.session.time * 1e9), self.frame_id)
         self.clock_pub.publish(Clock(clock=header.stamp))
         names, q = self.session.arm_joints()
         self.joints_pub.publish(JointState(header=header, name=names, position=q.tolist()))
@@ -144,14 +132,12 @@ class SimBridgeNode(Node):
     # --- stepping ---------------------------------------------------------------------------
     def on_command(self, msg: JointTrajectory) -> None:
         try:
-            action = trajectory_to_chunk(msg)[0]
-            if action.shape != (ACTION_DIM,) or not np.all(np.isfinite(action)):
-                raise ValueError(f"a command is {ACTION_DIM} finite numbers, got {action.tolist()}")
+            action = check_action(trajectory_to_chunk(msg)[0])
         except ValueError as err:
             self.health.drop("bad_command", str(err))
             self.get_logger().error(f"ignoring command: {err}", throttle_duration_sec=2.0)
             return
-        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        stamp = stamp_seconds(msg.header)
         self._command = (action, stamp, time.monotonic())
         if self.mode == "lockstep" and not self._finished and abs(stamp - self._frame_stamp) < 1e-6:
             self.advance(action)
@@ -215,11 +201,7 @@ class SimBridgeNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    try:
-        with rclpy.init(args=args):
-            rclpy.spin(SimBridgeNode())
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+    run_node(SimBridgeNode, args)
 
 
 if __name__ == "__main__":

@@ -16,13 +16,10 @@ import dataclasses
 import time
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import Twist, TwistStamped
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
 from sensor_msgs.msg import Image
-from std_msgs.msg import Header
 from trajectory_msgs.msg import JointTrajectory
 
 from amplify_ros.control.teleop import GRIPPER_AXES, FramePairing, TwistMapping
@@ -30,7 +27,9 @@ from amplify_ros.data.image_msgs import cdr_stamp
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
 from amplify_ros.nodes.model_io import declare_image_qos
 from amplify_ros.nodes.parameters import LiveParameters
+from amplify_ros.nodes.stamps import header_at
 from amplify_ros.nodes.tensor_msgs import chunk_to_trajectory
+from amplify_ros.nodes.bringup import run_node
 
 
 class TeleopNode(Node):
@@ -103,18 +102,12 @@ class TeleopNode(Node):
 
     def publish(self, action: np.ndarray, stamp: int) -> None:
         start = time.perf_counter()
-        header = Header()
-        header.stamp.sec, header.stamp.nanosec = stamp // 1_000_000_000, stamp % 1_000_000_000
-        self.command_pub.publish(chunk_to_trajectory(action[None], self.names, 0.0, header))
+        self.command_pub.publish(chunk_to_trajectory(action[None], self.names, 0.0, header_at(stamp)))
         self.health.ok((time.perf_counter() - start) * 1e3)
 
 
 def main(args: list[str] | None = None) -> None:
-    try:
-        with rclpy.init(args=args):
-            rclpy.spin(TeleopNode())
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+    run_node(TeleopNode, args)
 
 
 if __name__ == "__main__":

@@ -11,11 +11,12 @@ Every message carries the header of the image it was computed from.
 from __future__ import annotations
 
 import numpy as np
-from builtin_interfaces.msg import Duration
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
+from amplify_ros.control.commands import duration_fields
+from amplify_ros.nodes.command_msgs import duration_msg
 from amplify_ros.nodes.conversions import imgmsg_to_numpy, numpy_to_imgmsg
 
 
@@ -44,15 +45,10 @@ def msg_to_codes(msg: Image) -> np.ndarray:
     return imgmsg_to_numpy(msg)[0]
 
 
-def _duration(seconds: float) -> Duration:
-    ns = int(round(seconds * 1e9))
-    return Duration(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
-
-
 def chunk_to_trajectory(actions: np.ndarray, names: list[str], period: float, header: Header) -> JointTrajectory:
     """(K, A) actions -> a trajectory whose point k is due ``k * period`` after the image."""
     msg = JointTrajectory(header=header, joint_names=list(names))
-    msg.points = [JointTrajectoryPoint(positions=[float(v) for v in a], time_from_start=_duration(k * period))
+    msg.points = [JointTrajectoryPoint(positions=[float(v) for v in a], time_from_start=duration_msg(duration_fields(k * period)))
                   for k, a in enumerate(np.asarray(actions))]
     return msg
 

@@ -14,17 +14,17 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from amplify_ros.core.tracks import square
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
-from amplify_ros.nodes.model_io import FrameGate, TrackPublisher, declare_image_qos, stamp_seconds
+from amplify_ros.nodes.model_io import FrameGate, TrackPublisher, declare_image_qos
 from amplify_ros.nodes.parameters import LiveParameters
+from amplify_ros.nodes.stamps import stamp_seconds
 from amplify_ros.tracking import FRAME_BACKENDS, PointTracker, TrackerSpec
+from amplify_ros.nodes.bringup import run_node
 
 
 class TrackerNode(Node):
@@ -108,11 +108,7 @@ class TrackerNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    try:
-        with rclpy.init(args=args):
-            rclpy.spin(TrackerNode())
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+    run_node(TrackerNode, args)
 
 
 if __name__ == "__main__":

@@ -69,6 +69,17 @@ class MetaWorldTask:
         self.obs, _, _, _, info = self.env.step(np.asarray(action, dtype=np.float32))
         return self.obs, bool(info["success"]), bool(self.env._did_see_sim_exception)
 
+    def hold(self, action: np.ndarray, steps: int) -> tuple[bool, bool, int]:
+        """Apply ``action`` (clipped to [-1, 1]) for up to ``steps`` steps, as a policy acting
+        at a lower rate does; stops early on success or instability. Returns (success,
+        simulation_unstable, steps applied)."""
+        success = unstable = False
+        applied = 0
+        while applied < steps and not (success or unstable):
+            _, success, unstable = self.step(np.clip(action, -1.0, 1.0))
+            applied += 1
+        return success, unstable, applied
+
     def expert_action(self) -> np.ndarray:
         with warnings.catch_warnings():
             # the experts' gains saturate on purpose; Meta-World warns about it on every call

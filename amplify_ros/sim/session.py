@@ -17,6 +17,14 @@ EE_STATE_NAMES = ["ee_x", "ee_y", "ee_z", "gripper"]  # the policy's propriocept
 ACTION_NAMES = ["ee_dx", "ee_dy", "ee_dz", "gripper"]
 
 
+def check_action(action: np.ndarray) -> np.ndarray:
+    """``action`` as float64, or ValueError unless it is 4 finite numbers."""
+    action = np.asarray(action, np.float64)
+    if action.shape != (ACTION_DIM,) or not np.all(np.isfinite(action)):
+        raise ValueError(f"an action is {ACTION_DIM} finite numbers {ACTION_NAMES}, got {action.tolist()}")
+    return action
+
+
 @dataclass(frozen=True)
 class EpisodeResult:
     task: str
@@ -99,15 +107,10 @@ class SimSession:
         """Apply one action (clipped to Meta-World's [-1, 1]) for ``action_repeat`` simulator
         steps; the episode's result when it ends (success, step limit or an unstable
         simulation), after which a new episode has begun."""
-        action = np.asarray(action, np.float64)
-        if action.shape != (ACTION_DIM,) or not np.all(np.isfinite(action)):
-            raise ValueError(f"an action is {ACTION_DIM} finite numbers {ACTION_NAMES}, got {action.tolist()}")
-        for _ in range(self.action_repeat):
-            _, success, unstable = self.sim.step(np.clip(action, -1.0, 1.0))
-            self.step_in_episode += 1
-            self.total_steps += 1
-            if success or unstable or self.step_in_episode >= self.max_steps:
-                break
+        steps = min(self.action_repeat, self.max_steps - self.step_in_episode)
+        success, unstable, applied = self.sim.hold(check_action(action), steps)
+        self.step_in_episode += applied
+        self.total_steps += applied
         reason = "success" if success else "unstable" if unstable else "timeout" if self.step_in_episode >= self.max_steps else ""
         return self.finish(reason) if reason else None
 

@@ -14,9 +14,11 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from amplify_ros.control.chunking import make_chunker
+from amplify_ros.data import viewer
 
 EVAL_SEED = 1_000_003  # datasets use small seeds; evaluation episodes never coincide with them
 
@@ -83,7 +85,8 @@ def run_episode(task: str, index: int, seed: int, settings: EvalSettings, write_
     outcome = Outcome(task, index, seed, False, 0, "timeout")
     frames = []
     repeat = policy.action_repeat(sim.dt)
-    for step in range(0, min(settings.max_steps, sim.max_steps), repeat):
+    limit = min(settings.max_steps, sim.max_steps)
+    for step in range(0, limit, repeat):
         images = np.stack([sim.render(c) for c in cameras])
         if write_video:
             frames.append(images[0])
@@ -95,11 +98,8 @@ def run_episode(task: str, index: int, seed: int, settings: EvalSettings, write_
         if not np.all(np.isfinite(action)):
             outcome.reason = "nonfinite_action"
             break
-        for k in range(repeat):  # the policy acts at its training rate: hold the action
-            _, success, unstable = sim.step(np.clip(action, -1.0, 1.0))
-            outcome.steps = step + k + 1
-            if success or unstable:
-                break
+        success, unstable, applied = sim.hold(action, min(repeat, limit - step))  # acts at its training rate
+        outcome.steps = step + applied
         if unstable:
             outcome.reason = "unstable"
             break
@@ -107,19 +107,10 @@ def run_episode(task: str, index: int, seed: int, settings: EvalSettings, write_
             outcome.success, outcome.reason = True, "success"
             break
     if write_video and settings.video_dir is not None:
-        _write_video(settings.video_dir / f"{task}_{index:03d}_{outcome.reason}.mp4", frames)
+        h, w = frames[0].shape[:2]
+        viewer.write_video(settings.video_dir / f"{task}_{index:03d}_{outcome.reason}.mp4",
+                    (cv2.resize(f, (w * 3, h * 3), interpolation=cv2.INTER_NEAREST) for f in frames), 20)
     return outcome
-
-
-def _write_video(path: Path, frames: list[np.ndarray]) -> None:
-    import cv2
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    h, w = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 20, (w * 3, h * 3))
-    for f in frames:
-        writer.write(cv2.resize(f, (w * 3, h * 3), interpolation=cv2.INTER_NEAREST)[..., ::-1])
-    writer.release()
 
 
 def run(jobs: list[tuple[str, int, int]], settings: EvalSettings, workers: int = 1, videos_per_task: int = 2) -> Iterator[Outcome]:
