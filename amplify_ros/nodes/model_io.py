@@ -112,9 +112,10 @@ class FrameGate:
                     state_stamp: float | None = None, max_state_age: float | None = None) -> tuple[np.ndarray, np.ndarray] | None:
         """(source RGB, its centre square at ``size`` px) of a fresh colour frame, or None after
         saying why not. With ``max_state_age`` the robot state must exist and be that close."""
-        reason = refuse_reason(now_seconds(self._node), stamp_seconds(msg.header), max_age, state, state_stamp, max_state_age)
-        if reason:
-            self.refuse("stale" if "stale" in reason or "no robot" in reason else "bad_state", reason)
+        kind, reason = refuse_reason(now_seconds(self._node), stamp_seconds(msg.header), max_age, state, state_stamp,
+                                     max_state_age)
+        if kind:
+            self.refuse(kind, reason)
             return None
         rgb = self.colour(msg)
         return None if rgb is None else (rgb, square(rgb, size))
