@@ -52,7 +52,7 @@ class RealSenseNode(Node):
         align_depth = p.declare("align_depth", False, "also publish depth registered to the colour image "
                                 "(16UC1, mm) on camera/aligned_depth_to_color/image_raw")
         self.frame_id = p.declare("frame_id", "camera_color_optical_frame", "frame_id of colour and aligned depth",
-                                  apply=lambda value: setattr(self, "frame_id", value))
+                                  apply=p.setter("frame_id"))
         reconnect_period = p.declare("reconnect_period", 1.0, "while no camera streams, try to open one this often "
                                      "(s)", range=(0.05, 60.0),
                                      apply=lambda value: setattr(self.driver, "reconnect_period", value))
