@@ -57,6 +57,19 @@ def test_stale_state_drops_frames_and_cuts_the_episode(tmp_path):
     assert first.num_frames + second.num_frames + 17 == 90
 
 
+def test_a_frame_sent_again_is_imported_once(tmp_path):
+    msgs = recording(duration=3.0)
+    images = [m for m in msgs if m[0] == "/camera/image_raw"]
+    again = [(topic, kind, data, t + 300_000_000) for topic, kind, data, t in images[10:13]]  # re-sent 0.3 s later
+    bag = write_bag(tmp_path / "bag", sorted(msgs + again, key=lambda m: m[3]))
+    result = bag_episodes(bag, None, ACTION)
+    clean = bag_episodes(write_bag(tmp_path / "clean", msgs), None, ACTION)
+    assert result.dropped == {"no_state_yet": 1, "repeated_frame": 3}
+    (ep,), (expected,) = result.episodes, clean.episodes
+    assert ep.fps == pytest.approx(30) and ep.num_frames == expected.num_frames == 89
+    assert ep.extras["stamps_ns"].tolist() == expected.extras["stamps_ns"].tolist()
+
+
 @pytest.mark.parametrize("action", [ARRAY, TWIST])
 def test_actions_from_arrays_and_twists(tmp_path, action):
     bag = write_bag(tmp_path / "bag", recording(action=action))

@@ -10,6 +10,8 @@
   lack a column (other joints, another array length) are skipped and counted.
 - Time. A message's header stamp when it has a header with a non-zero stamp (a JointTrajectory
   stamped 0 means "start now"), else the time the recorder received it.
+- Repeats. An image whose header stamp equals an earlier image's is the same frame published
+  again (a driver or bridge re-sending it while it waits); only the first is kept.
 - Sampling. Frames are taken at ``rate`` (default: the camera's own rate, from the mean interval
   between its frames, gaps excluded) on a uniform grid from the first frame; each grid time takes
   the nearest frame. A grid time with no frame within 0.75 camera periods is a camera gap. A rate
@@ -61,6 +63,7 @@ TWIST_NAMES = ["linear.x", "linear.y", "linear.z", "angular.x", "angular.y", "an
 GAP_PERIODS = 0.75  # a grid time farther than this (in camera periods) from every frame is a gap
 DROP_REASONS = {
     "camera_gap": "frames missing from the camera stream",
+    "repeated_frame": "images repeating an earlier image's stamp (the same frame sent again)",
     "no_state_yet": "frames before the first state",
     "stale_state": "frames whose state is older than the tolerance",
     "no_action_yet": "frames before the first action",
@@ -238,18 +241,19 @@ def _read(reader: BagReader, image: str, state: str | None, action: str | None, 
     notes += [f"{topic}: skipped {dropped[kinds[topic]]} message(s), the first because {e}" for topic, e in first_error.items()]
     if len(frames) < 2:
         raise BagImportError(f"{image}: {len(frames)} readable frame(s); at least 2 are needed")
-    frames.sort(key=lambda f: f[0])
-    return _Read(
-        np.array([s for s, _ in frames], np.int64), np.stack([f for _, f in frames]), streams.get(state), streams.get(action), sentence,
-    )
+    frames.sort(key=lambda f: f[0])  # stable: of frames sharing a stamp, the first received comes first
+    stamps = np.array([s for s, _ in frames], np.int64)
+    first = np.concatenate([[True], np.diff(stamps) > 0])
+    dropped["repeated_frame"] += int((~first).sum())
+    if first.sum() < 2:
+        raise BagImportError(f"{image}: {int(first.sum())} distinct frame(s); at least 2 are needed")
+    return _Read(stamps[first], np.stack([f for (_, f), keep in zip(frames, first) if keep]), streams.get(state), streams.get(action), sentence)
 
 
 def _grid(frame_stamps: np.ndarray, rate: float | None) -> tuple[np.ndarray, np.ndarray, float, float]:
     """(frame index per grid time, whether that frame is close enough, fps, camera fps)."""
     intervals = np.diff(frame_stamps)
-    typical = np.median(intervals)
-    if not typical > 0:
-        raise BagImportError("camera frames share their stamps: no frame rate can be measured")
+    typical = np.median(intervals)  # > 0: repeated stamps are gone
     period = float(intervals[intervals < 1.5 * typical].mean())  # ns; exact even for ms-rounded stamps
     camera_fps = 1e9 / period
     fps = rate or camera_fps
