@@ -96,7 +96,7 @@ def test_stale_images_and_bad_states_publish_nothing(graph):
     spin_for(executor, 0.3)
     probe.got.clear()
     send_frame(probe, time.time() - 5.0)  # max_image_age 0.5 s
-    assert spin_until(executor, lambda: node.health.dropped["stale"] > 0)
+    assert spin_until(executor, lambda: node.health.dropped["stale_image"] > 0)
     now = time.time()
     probe.send(JointState, "joint_states", joint_state(now, NAMES, [0.0, float("nan"), 0.2, 1.0]), qos_profile_sensor_data)
     assert spin_until(executor, lambda: node._state is not None and np.isnan(node._state[0][1]))
@@ -105,7 +105,7 @@ def test_stale_images_and_bad_states_publish_nothing(graph):
     assert "not finite" in node.health.error
     spin_for(executor, 0.2)
     assert not probe.got["amplify/command"] and not probe.got["amplify/action_chunk"]
-    assert spin_until(executor, lambda: any(s.values and any(v.key == "dropped_stale" for v in s.values)
+    assert spin_until(executor, lambda: any(s.values and any(v.key == "dropped_stale_image" for v in s.values)
                                             for d in probe.got["/diagnostics"] for s in d.status), timeout=3.0)
 
 

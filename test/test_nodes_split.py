@@ -206,7 +206,7 @@ def test_forward_node_publishes_nothing_for_a_stale_image(ros, checkpoints):
     send_task(ros, node)
     ros.connected()
     images.publish(frame(ros.header(age=5.0)))
-    ros.spin_until(lambda: node.health.dropped["stale"] == 1, "the stale frame to be refused")
+    ros.spin_until(lambda: node.health.dropped["stale_image"] == 1, "the stale frame to be refused")
     fresh = ros.header()
     images.publish(frame(fresh))
     ros.spin_until(lambda: tokens, "tokens of the fresh frame")
@@ -240,7 +240,7 @@ def test_inverse_node_pairs_tokens_with_their_image_and_drops_the_rest(ros, chec
     images.publish(frame(stale))
     ros.spin_until(lambda: len(node._waiting) == 2, "the stale image in the buffer")
     tokens.publish(codes_to_msg(codes, stale))
-    ros.spin_until(lambda: node.health.dropped["stale"] == 1, "tokens of a stale image to be dropped")
+    ros.spin_until(lambda: node.health.dropped["stale_image"] == 1, "tokens of a stale image to be dropped")
     assert len(chunks) == 1 and node.health.processed == 1
 
 

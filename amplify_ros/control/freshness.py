@@ -19,18 +19,19 @@ def refuse_reason(
     max_state_age: float | None = None,
 ) -> tuple[str, str]:
     """("", "") when the inputs may be used, else (kind, a short reason naming what is wrong):
-    kind "stale" (image too old, no state yet, state too far from the image) or "bad_state".
+    kind "stale_image", "no_state" (none received yet: normal while a graph starts),
+    "stale_state" (too far from the image) or "bad_state" (not finite).
     ``state`` None with ``max_state_age`` set means the node needs a state and has none yet."""
     age = now - image_stamp
     if age > max_image_age:
-        return "stale", f"stale image: {age * 1e3:.0f} ms old (max_image_age {max_image_age * 1e3:.0f} ms)"
+        return "stale_image", f"stale image: {age * 1e3:.0f} ms old (max_image_age {max_image_age * 1e3:.0f} ms)"
     if max_state_age is None:
         return "", ""
     if state is None or state_stamp is None:
-        return "stale", "no robot state received yet"
+        return "no_state", "no robot state received yet"
     gap = abs(image_stamp - state_stamp)
     if gap > max_state_age:
-        return "stale", f"stale robot state: {gap * 1e3:.0f} ms from the image (max_state_age {max_state_age * 1e3:.0f} ms)"
+        return "stale_state", f"stale robot state: {gap * 1e3:.0f} ms from the image (max_state_age {max_state_age * 1e3:.0f} ms)"
     if not np.all(np.isfinite(state)):
         return "bad_state", f"robot state is not finite: {np.asarray(state).tolist()}"
     return "", ""
