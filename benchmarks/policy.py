@@ -86,7 +86,7 @@ def main() -> int:
                 [str(BIN / "amplify-eval"), "policy", "--checkpoint", str(out), "--tasks", ",".join(eval_tasks),
                  "--episodes", str(args.episodes), "--max-steps", str(args.max_steps), "--workers", str(args.workers),
                  "--video", str(args.runs / "videos" / f"{exp}_{method}"), "--json"],
-                check=True, capture_output=True, text=True)
+                check=True, stdout=subprocess.PIPE, text=True)  # its progress bar (stderr) stays visible
             summary = json.loads(evaluation.stdout)
             split = json.loads((out / "split.json").read_text())
             results["rows"].append({

@@ -70,7 +70,7 @@ def policy_main(args: argparse.Namespace) -> int:
     settings = policy_eval.EvalSettings(resolve(args.checkpoint), args.max_steps, args.ensemble, args.ensemble_k, args.execute, args.video)
     jobs = [(t, i, episode_seed(args.seed, t, i)) for t in tasks for i in range(args.episodes)]
     outcomes = []
-    with tqdm(total=len(jobs), desc=f"{policy.kind} rollouts", unit="ep", disable=args.json) as bar:
+    with tqdm(total=len(jobs), desc=f"{policy.kind} rollouts", unit="ep") as bar:  # stderr: --json output on stdout stays clean
         for o in policy_eval.run(jobs, settings, args.workers):
             outcomes.append(o)
             bar.set_postfix(success=f"{sum(x.success for x in outcomes)}/{len(outcomes)}")
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         episodes = _episodes(args)
         if not episodes:
             raise CheckpointError(f"the {args.split} split is empty")
-        data = WindowDataset(args.data, episodes, stats.get("cameras"), progress=not args.json)
+        data = WindowDataset(args.data, episodes, stats.get("cameras"))
         check_data(stats, data.image_size, data.views, int(data[0]["tracks"].shape[-3]))
         result, kept = evaluate(predict, data, args.max_samples, keep=6 if args.overlays else 0)
     except (CheckpointError, ValueError) as e:
