@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from amplify_ros.control.freshness import refuse_reason
+from amplify_ros.control.freshness import StateHistory, refuse_reason
 
 STATE = np.zeros(4)
 
@@ -15,3 +15,21 @@ def test_fresh_inputs_pass_and_each_problem_is_named_by_kind():
     assert refuse_reason(10.0, 9.8, 0.5, STATE, 9.5, 0.1)[0] == "stale_state"
     kind, reason = refuse_reason(10.0, 9.8, 0.5, np.array([0.0, np.nan, 0.0, 0.0]), 9.8, 0.1)
     assert kind == "bad_state" and "not finite" in reason
+
+
+def test_an_image_gets_the_state_stamped_nearest_to_it():
+    history = StateHistory(size=4)
+    assert history.nearest(1.0) is None
+    for t in (1.0, 1.1, 1.2, 1.3, 1.4):  # 1.0 falls out: size 4
+        history.add(np.full(4, t), t)
+    assert history.nearest(1.16)[1] == 1.2 and history.nearest(9.0)[1] == 1.4
+    assert history.nearest(0.0)[1] == 1.1  # the oldest kept
+    history.add(np.zeros(4), 1.4)
+    assert history.nearest(1.4)[0].tolist() == [0.0] * 4  # equally near: the newer
+
+
+def test_time_going_back_forgets_the_old_timeline():
+    history = StateHistory()
+    history.add(np.ones(4), 5.0)
+    history.add(np.zeros(4), 0.0)  # e.g. the simulator was reset
+    assert history.nearest(5.0)[1] == 0.0

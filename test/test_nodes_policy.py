@@ -99,7 +99,7 @@ def test_stale_images_and_bad_states_publish_nothing(graph):
     assert spin_until(executor, lambda: node.health.dropped["stale_image"] > 0)
     now = time.time()
     probe.send(JointState, "joint_states", joint_state(now, NAMES, [0.0, float("nan"), 0.2, 1.0]), qos_profile_sensor_data)
-    assert spin_until(executor, lambda: node._state is not None and np.isnan(node._state[0][1]))
+    assert spin_until(executor, lambda: (s := node.states.nearest(now)) is not None and np.isnan(s[0][1]))
     probe.send(Image, "camera/image_raw", image(now), qos_profile_sensor_data)
     assert spin_until(executor, lambda: node.health.dropped["bad_state"] > 0)
     assert "not finite" in node.health.error

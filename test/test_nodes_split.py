@@ -147,7 +147,7 @@ def send_task(ros: Driver, node: Node, sentence: str = "push the block") -> None
 
 def send_state(ros: Driver, node: Node, pub, header: Header) -> None:
     pub.publish(JointState(header=header, name=["a", "b", "c", "d"], position=[0.1, 0.2, 0.3, 0.4]))
-    ros.spin_until(lambda: node._state is not None, "the robot state")
+    ros.spin_until(lambda: node.states.nearest(0.0) is not None, "the robot state")
 
 
 def act_on_one_frame(ros: Driver, node: Node, outputs: list[list]) -> Header:
@@ -261,6 +261,21 @@ def test_policy_node_still_publishes_chunks_tokens_and_tracks(ros, checkpoints):
     header = act_on_one_frame(ros, node, [chunks, tokens, tracks])
     assert all(same(m[0].header, header) for m in (chunks, tokens, tracks))
     assert (tracks[0].height, tracks[0].width) == (16, 400)
+
+
+def test_a_late_image_is_paired_with_the_state_stamped_with_it_not_the_newest(ros, checkpoints):
+    node = ros.start(PolicyNode, Parameter("checkpoint", value=str(checkpoints["bc"])), RELIABLE_IMAGES)
+    chunks = ros.listen(JointTrajectory, "amplify/action_chunk")
+    images, states = ros.publisher(Image, "camera/image_raw"), ros.publisher(JointState, "joint_states", qos_profile_sensor_data)
+    send_task(ros, node)
+    ros.connected()
+    taken = ros.header(age=0.3)  # the image comes 0.3 s after its state: more than max_state_age (0.2 s)
+    send_state(ros, node, states, taken)
+    states.publish(JointState(header=ros.header(), name=["a", "b", "c", "d"], position=[0.0] * 4))
+    ros.spin_until(lambda: len(node.states) == 2, "the newer state")
+    images.publish(frame(taken))
+    ros.spin_until(lambda: chunks, "the action chunk")
+    assert same(chunks[0].header, taken) and not node.health.dropped
 
 
 # --- tracker_node -----------------------------------------------------------------------------

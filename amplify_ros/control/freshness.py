@@ -3,11 +3,39 @@
 Times are seconds on the node's clock (sim time under ``use_sim_time``). An image older than
 ``max_image_age`` when its turn comes, or a robot state further than ``max_state_age`` from the
 image, describes a world that has moved on: acting on it is how arms hit things.
+
+Which state belongs to an image: the one stamped nearest to it (``StateHistory``), not simply
+the newest. Large images can arrive later than the small state messages sent with them, and
+pairing such an image with the newest state would feed the model a mismatched observation.
 """
 
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
+
+
+class StateHistory:
+    """The last ``size`` robot states with their stamps (seconds), in arrival order."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._states: deque[tuple[np.ndarray, float]] = deque(maxlen=size)
+
+    def add(self, state: np.ndarray, stamp: float) -> None:
+        """A stamp earlier than the last one means time jumped back (a simulator reset, a bag
+        replayed again): the states from the old timeline are forgotten, as tf does."""
+        if self._states and stamp < self._states[-1][1]:
+            self._states.clear()
+        self._states.append((state, stamp))
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+    def nearest(self, stamp: float) -> tuple[np.ndarray, float] | None:
+        """(state, its stamp) closest in time to ``stamp`` (of two as close, the newer); None
+        before the first state."""
+        return min(reversed(self._states), key=lambda s: abs(s[1] - stamp), default=None)
 
 
 def refuse_reason(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-import numpy as np
 from rclpy.qos import QoSProfile
 from sensor_msgs.msg import Image
 
@@ -28,8 +27,7 @@ class InverseNode(PolicyNode):
 
     def __init__(self, **kwargs) -> None:
         super().__init__("amplify_inverse", with_forward=False, **kwargs)
-        # stamp (ns) -> (image, robot state when it arrived), oldest first
-        self._waiting: OrderedDict[int, tuple[Image, tuple[np.ndarray, float] | None]] = OrderedDict()
+        self._waiting: OrderedDict[int, Image] = OrderedDict()  # stamp (ns) -> image, oldest first
         self.image_buffer = self.params.declare("image_buffer", 30, "camera frames kept waiting for their motion "
                                                 "tokens (the forward model's latency in frames, with margin)",
                                                 range=(1, 1000), apply=self._resize)
@@ -47,7 +45,7 @@ class InverseNode(PolicyNode):
         if self.policy is not None and self.policy.kind == "bc":
             self.act(msg)
             return
-        self._waiting[stamp_ns(msg.header)] = (msg, self._state)
+        self._waiting[stamp_ns(msg.header)] = msg
         self._trim()
 
     def on_tokens(self, msg: Image) -> None:
@@ -64,10 +62,10 @@ class InverseNode(PolicyNode):
             self.gate.refuse("tokens_without_image", f"no buffered image stamped {key * 1e-9:.3f} s for these motion "
                              f"tokens (buffer: {len(self._waiting)} frames, image_buffer {self.image_buffer})")
             return
-        image, state = self._waiting.pop(key)
+        image = self._waiting.pop(key)
         while self._waiting and next(iter(self._waiting)) < key:  # older frames: their tokens will not come now
             self._waiting.popitem(last=False)
-        self.act(image, codes, state)
+        self.act(image, codes)
 
 
 def main(args: list[str] | None = None) -> None:

@@ -19,12 +19,13 @@ from std_msgs.msg import String
 from trajectory_msgs.msg import JointTrajectory
 
 from amplify_ros.control.chunking import make_chunker
+from amplify_ros.control.freshness import StateHistory
 from amplify_ros.core.policy import Policy
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
 from amplify_ros.nodes.model_io import FrameGate, MotionPublisher, declare_device, declare_image_qos, load_model
 from amplify_ros.nodes.parameters import LiveParameters
 from amplify_ros.nodes.qos import latched_qos, state_qos
-from amplify_ros.nodes.stamps import received_seconds
+from amplify_ros.nodes.stamps import received_seconds, stamp_seconds
 from amplify_ros.nodes.state_msgs import joint_vector
 from amplify_ros.nodes.tensor_msgs import chunk_to_trajectory
 from amplify_ros.nodes.bringup import run_node
@@ -41,7 +42,7 @@ class PolicyNode(Node):
         self._with_forward = with_forward
         self.policy: Policy | None = None
         self.sentence: str | None = None
-        self._state: tuple[np.ndarray, float] | None = None
+        self.states = StateHistory()  # each image is paired with the state stamped nearest to it
         self.params = p = LiveParameters(self)  # subclasses declare theirs through it too
         self.device = declare_device(p)
         self.ensemble = p.declare("ensemble", "temporal", "how chunks become commands: 'temporal' predicts every frame "
@@ -72,9 +73,11 @@ class PolicyNode(Node):
             self._load(self.checkpoint)
 
         sensing = MutuallyExclusiveCallbackGroup()  # under a multi-threaded executor: state and task stay fresh during inference
-        self.create_subscription(Image, "camera/image_raw", self.on_image, declare_image_qos(p))
+        # created before the image subscription: when both are ready, rclpy's executor takes them
+        # in creation order, so an image finds the state sent with it already received
         self.create_subscription(JointState, "joint_states", self.on_state, state_qos(), callback_group=sensing)
         self.create_subscription(String, "amplify/task", self.on_task, latched_qos(), callback_group=sensing)
+        self.create_subscription(Image, "camera/image_raw", self.on_image, declare_image_qos(p))
         reliable = QoSProfile(depth=10)
         self.chunk_pub = self.create_publisher(JointTrajectory, "amplify/action_chunk", reliable)
         self.command_pub = self.create_publisher(JointTrajectory, "amplify/command", reliable)
@@ -118,25 +121,26 @@ class PolicyNode(Node):
             self.health.drop("bad_state", str(err))
             self.get_logger().error(str(err), throttle_duration_sec=5.0)
             return
-        self._state = (vec, received_seconds(self, msg.header))
+        self.states.add(vec, received_seconds(self, msg.header))
 
     def on_image(self, msg: Image) -> None:
         self.act(msg)
 
-    def observation(self, msg: Image, state: tuple[np.ndarray, float] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """(source RGB, model image, proprio) for ``msg`` and robot ``state`` (vector, stamp),
-        or None after saying why not."""
+    def observation(self, msg: Image) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(source RGB, model image, proprio) for ``msg`` and the robot state stamped nearest to
+        it, or None after saying why not."""
         if not self.gate.ready(self.policy, self.sentence):
             return None
+        state = self.states.nearest(stamp_seconds(msg.header))
         vec, stamp = state if state is not None else (None, None)
         frame = self.gate.model_input(msg, self.policy.image_size, self.max_image_age, vec, stamp, self.max_state_age)
         return None if frame is None else (*frame, vec)
 
     # --- acting -----------------------------------------------------------------------------
-    def act(self, msg: Image, codes: np.ndarray | None = None, state: tuple[np.ndarray, float] | None = None) -> None:
-        """Act on ``msg`` with the latest robot state, or ``state`` (vector, stamp) when given."""
+    def act(self, msg: Image, codes: np.ndarray | None = None) -> None:
+        """Act on ``msg``; ``codes``: motion tokens from forward_node instead of this node's own."""
         start = time.perf_counter()
-        obs = self.observation(msg, state if state is not None else self._state)
+        obs = self.observation(msg)
         if obs is None:
             return
         rgb, image, proprio = obs
