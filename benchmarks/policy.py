@@ -9,7 +9,9 @@
                evaluated on those three tasks only.
 The forward model (shared by the three AMPLIFY rows) trains on every episode's video and track
 codes, actions unused. Every run is resumed when its directory exists, so rerunning only
-evaluates. Writes benchmarks/results/policy.json and prints a table.
+evaluates. Writes benchmarks/results/policy.json (+ policy.png, success per task) and prints a
+table. The experiments are independent after the forward model: run them on separate cores with
+their own --out, then --merge the files.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
 from amplify_ros.sim.metaworld_tasks import resolve_tasks
@@ -28,6 +33,7 @@ from amplify_ros.sim.metaworld_tasks import resolve_tasks
 RESULTS = Path(__file__).parent / "results" / "policy.json"
 BIN = Path(sys.executable).parent
 ZERO_ACTION_TASKS = "door-close,handle-press,button-press"
+EXPERIMENTS = ("standard", "low-data", "zero-action")
 
 
 def run(cmd: list[str], out: Path) -> float:
@@ -48,22 +54,88 @@ def training_seconds(run_dir: Path) -> float:
     return total
 
 
+COLOURS = {"amplify": (200, 110, 30), "bc": (150, 150, 150)}  # BGR
+
+
+def success_chart(rows: list[dict], tasks: list[str]) -> np.ndarray:
+    """One panel per experiment: a pair of bars (AMPLIFY, BC) per task, 0-1 success, means in the title."""
+    bar, gap, name_w, bar_w, top = 9, 6, 170, 220, 44
+    panels = []
+    present = {r["experiment"] for r in rows}
+    for exp in [e for e in EXPERIMENTS if e in present]:
+        mine = {r["method"]: r for r in rows if r["experiment"] == exp}
+        shown = [t for t in tasks if any(t in r["per_task"] for r in mine.values())]
+        panel = np.full((top + len(shown) * (2 * bar + gap) + 10, name_w + bar_w + 20, 3), 255, np.uint8)
+        title = exp + ": " + ", ".join(f"{m} {r['mean_success']:.2f}" for m, r in mine.items())
+        cv2.putText(panel, title, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+        for x in (0.0, 0.5, 1.0):
+            px = name_w + round(x * bar_w)
+            cv2.line(panel, (px, top - 6), (px, panel.shape[0] - 6), (225, 225, 225), 1)
+            cv2.putText(panel, f"{x:g}", (px - 6, top - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (90, 90, 90), 1, cv2.LINE_AA)
+        for i, task in enumerate(shown):
+            y = top + i * (2 * bar + gap)
+            cv2.putText(panel, task, (6, y + bar + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+            for j, (method, row) in enumerate(mine.items()):
+                value = row["per_task"].get(task, 0.0)
+                y0 = y + j * bar
+                cv2.rectangle(panel, (name_w, y0), (name_w + max(1, round(value * bar_w)), y0 + bar - 2), COLOURS.get(method, (0, 0, 0)), -1)
+        panels.append(panel)
+    height = max(p.shape[0] for p in panels)
+    chart = np.hstack([np.pad(p, ((0, height - p.shape[0]), (0, 0), (0, 0)), constant_values=255) for p in panels])
+    legend = np.full((22, chart.shape[1], 3), 255, np.uint8)
+    for k, (method, colour) in enumerate(COLOURS.items()):
+        cv2.rectangle(legend, (6 + k * 110, 6), (20 + k * 110, 16), colour, -1)
+        cv2.putText(legend, method.upper(), (26 + k * 110, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.vstack([legend, chart])
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, required=True)
-    p.add_argument("--tokenizer", type=Path, required=True, help="trained motion tokenizer run")
+    p.add_argument("--data", type=Path)
+    p.add_argument("--tokenizer", type=Path, help="trained motion tokenizer run")
     p.add_argument("--runs", type=Path, default=Path("runs/policy"))
     p.add_argument("--preset", default="small")
     p.add_argument("--tasks", default="avdc11")
-    p.add_argument("--experiments", default="standard,low-data,zero-action")
+    p.add_argument("--experiments", default=",".join(EXPERIMENTS))
     p.add_argument("--forward-steps", type=int, default=1200)
     p.add_argument("--policy-steps", type=int, default=1500)
     p.add_argument("--episodes", type=int, default=25, help="evaluation episodes per task")
     p.add_argument("--max-steps", type=int, default=300, help="step limit per evaluation episode")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--merge", type=Path, nargs="+", metavar="JSON",
+                   help="train nothing: put the rows of these result files (runs of this script with their own --out, "
+                        "e.g. one experiment per core) into --out, replacing rows of the same experiment and method")
     args = p.parse_args()
     tasks = resolve_tasks(args.tasks)
+    if args.merge:
+        results = merge(args.out, args.merge)
+    elif args.data and args.tokenizer:
+        results = run_experiments(args, tasks)
+    else:
+        p.error("--data and --tokenizer are required (unless --merge)")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    cv2.imwrite(str(args.out.with_suffix(".png")), success_chart(results["rows"], tasks))
+    print("| experiment | method | mean success | 95 % CI | action episodes | " + " | ".join(tasks) + " |")
+    print("|---|---|---|---|---|" + "---|" * len(tasks))
+    for r in sorted(results["rows"], key=lambda r: (EXPERIMENTS.index(r["experiment"]), r["method"])):
+        cells = [f"{r['per_task'][t]:.2f}" if t in r["per_task"] else "" for t in tasks]
+        ci = "-".join(f"{v:.2f}" for v in r["ci95"]) if "ci95" in r else ""
+        print(f"| {r['experiment']} | {r['method']} | {r['mean_success']:.2f} | {ci} | {r['action_episodes']} | " + " | ".join(cells) + " |")
+    return 0
+
+
+def merge(out: Path, sources: list[Path]) -> dict:
+    results = json.loads(out.read_text()) if out.is_file() else {"rows": []}
+    for source in sources:
+        for row in json.loads(source.read_text())["rows"]:
+            results["rows"] = [r for r in results["rows"] if (r["experiment"], r["method"]) != (row["experiment"], row["method"])]
+            results["rows"].append(row)
+    return results
+
+
+def run_experiments(args: argparse.Namespace, tasks: list[str]) -> dict:
     common = ["--data", str(args.data), "--preset", args.preset]
 
     fwd = args.runs / "forward"
@@ -92,19 +164,14 @@ def main() -> int:
             results["rows"].append({
                 "method": method, "experiment": exp, "mean_success": summary["mean_success"],
                 "per_task": {t: r["success"] for t, r in summary["per_task"].items()},
-                "episodes_per_task": args.episodes, "action_episodes": len(split["train"]),
+                "ci95": summary["ci95_pooled"], "episodes_per_task": args.episodes, "action_episodes": len(split["train"]),
                 "video_episodes": "all" if method == "amplify" else 0, "preset": args.preset,
                 "train_seconds": round(seconds + (t_fwd if method == "amplify" else 0), 1),
                 "policy_ms_p50": summary["policy_ms_p50"], "policy_ms_p95": summary["policy_ms_p95"],
             })
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(results, indent=2) + "\n")  # after every row: partial results survive
-    print("| experiment | method | mean success | action episodes | " + " | ".join(tasks) + " |")
-    print("|---|---|---|---|" + "---|" * len(tasks))
-    for r in results["rows"]:
-        cells = [f"{r['per_task'][t]:.2f}" if t in r["per_task"] else "" for t in tasks]
-        print(f"| {r['experiment']} | {r['method']} | {r['mean_success']:.2f} | {r['action_episodes']} | " + " | ".join(cells) + " |")
-    return 0
+    return results
 
 
 if __name__ == "__main__":
