@@ -97,6 +97,7 @@ def main() -> int:
     p.add_argument("--preset", default="small")
     p.add_argument("--tasks", default="avdc11")
     p.add_argument("--experiments", default=",".join(EXPERIMENTS))
+    p.add_argument("--methods", default="amplify,bc")
     p.add_argument("--forward-steps", type=int, default=1200)
     p.add_argument("--policy-steps", type=int, default=1500)
     p.add_argument("--episodes", type=int, default=25, help="evaluation episodes per task")
@@ -147,10 +148,11 @@ def run_experiments(args: argparse.Namespace, tasks: list[str]) -> dict:
         "zero-action": (["--holdout-tasks", ZERO_ACTION_TASKS], resolve_tasks(ZERO_ACTION_TASKS)),
     }
     results = json.loads(args.out.read_text()) if args.out.is_file() else {"rows": []}
-    results["rows"] = [r for r in results["rows"] if r["experiment"] not in args.experiments.split(",")]
+    methods = args.methods.split(",")
+    results["rows"] = [r for r in results["rows"] if not (r["experiment"] in args.experiments.split(",") and r["method"] in methods)]
     for exp in args.experiments.split(","):
         extra, eval_tasks = regimes[exp]
-        for method in ("amplify", "bc"):
+        for method in methods:
             out = args.runs / f"{exp}_{method}"
             kind = ["inverse", "--forward", str(fwd)] if method == "amplify" else ["bc"]
             seconds = run([str(BIN / "amplify-train"), *kind, *common, "--out", str(out), "--max-steps", str(args.policy_steps), *extra], out)
