@@ -38,11 +38,12 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
 from sensor_msgs.msg import Image, JointState
-from std_msgs.msg import Header, String
+from std_msgs.msg import String
 from trajectory_msgs.msg import JointTrajectory
 
 from amplify_ros.nodes.conversions import numpy_to_imgmsg
 from amplify_ros.nodes.qos import image_qos, latched_qos
+from amplify_ros.nodes.stamps import header_at
 
 RESULTS = Path(__file__).parent / "results" / "latency.json"
 BIN = Path(sys.executable).parent
@@ -89,8 +90,7 @@ class Camera(Node):
         if len(self.sent) >= self.frames:
             return
         now = time.time()
-        header = Header(frame_id="camera")
-        header.stamp.sec, header.stamp.nanosec = int(now), int((now % 1) * 1e9)
+        header = header_at(round(now * 1e9), "camera")
         self.state_pub.publish(JointState(header=header, name=STATE, position=[0.0, 0.6, 0.2, 1.0]))
         self.image_pub.publish(numpy_to_imgmsg(self.images[len(self.sent) % 8], "rgb8", header))
         self.sent[(header.stamp.sec, header.stamp.nanosec)] = now

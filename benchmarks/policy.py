@@ -25,7 +25,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
 from amplify_ros.sim.metaworld_tasks import resolve_tasks
@@ -34,6 +33,7 @@ RESULTS = Path(__file__).parent / "results" / "policy.json"
 BIN = Path(sys.executable).parent
 ZERO_ACTION_TASKS = "door-close,handle-press,button-press"
 EXPERIMENTS = ("standard", "low-data", "zero-action")
+COLOURS = {"amplify": (200, 110, 30), "bc": (150, 150, 150)}  # BGR, in the chart
 
 
 def run(cmd: list[str], out: Path) -> float:
@@ -52,9 +52,6 @@ def training_seconds(run_dir: Path) -> float:
         times = [e.wall_time for e in EventFileLoader(str(events)).Load()]
         total += times[-1] - times[0] if times else 0.0
     return total
-
-
-COLOURS = {"amplify": (200, 110, 30), "bc": (150, 150, 150)}  # BGR
 
 
 def success_chart(rows: list[dict], tasks: list[str]) -> np.ndarray:
@@ -127,10 +124,14 @@ def main() -> int:
     return 0
 
 
+def load_results(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {"rows": []}
+
+
 def merge(out: Path, sources: list[Path]) -> dict:
-    results = json.loads(out.read_text()) if out.is_file() else {"rows": []}
+    results = load_results(out)
     for source in sources:
-        for row in json.loads(source.read_text())["rows"]:
+        for row in load_results(source)["rows"]:
             results["rows"] = [r for r in results["rows"] if (r["experiment"], r["method"]) != (row["experiment"], row["method"])]
             results["rows"].append(row)
     return results
@@ -147,7 +148,7 @@ def run_experiments(args: argparse.Namespace, tasks: list[str]) -> dict:
         "low-data": (["--train-per-task", "5"], tasks),
         "zero-action": (["--holdout-tasks", ZERO_ACTION_TASKS], resolve_tasks(ZERO_ACTION_TASKS)),
     }
-    results = json.loads(args.out.read_text()) if args.out.is_file() else {"rows": []}
+    results = load_results(args.out)
     methods = args.methods.split(",")
     results["rows"] = [r for r in results["rows"] if not (r["experiment"] in args.experiments.split(",") and r["method"] in methods)]
     for exp in args.experiments.split(","):

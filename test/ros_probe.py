@@ -14,6 +14,7 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Header
 
 from amplify_ros.nodes.conversions import numpy_to_imgmsg
+from amplify_ros.nodes.stamps import header_at
 
 
 class Probe(Node):
@@ -35,10 +36,7 @@ class Probe(Node):
 
 
 def header(seconds: float, frame: str = "cam") -> Header:
-    h = Header(frame_id=frame)
-    ns = int(round(seconds * 1e9))
-    h.stamp.sec, h.stamp.nanosec = ns // 1_000_000_000, ns % 1_000_000_000
-    return h
+    return header_at(int(round(seconds * 1e9)), frame)
 
 
 def image(stamp: float, h: int = 48, w: int = 64, encoding: str = "rgb8", seed: int = 0) -> Image:

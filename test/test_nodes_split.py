@@ -40,6 +40,7 @@ from amplify_ros.nodes.forward_node import ForwardNode
 from amplify_ros.nodes.inverse_node import InverseNode
 from amplify_ros.nodes.policy_node import PolicyNode
 from amplify_ros.nodes.qos import latched_qos
+from amplify_ros.nodes.stamps import header_at
 from amplify_ros.nodes.tensor_msgs import codes_to_msg, msg_to_codes, msg_to_tracks, trajectory_to_chunk
 from amplify_ros.nodes.tracker_node import TrackerNode
 from tiny import TINY_FORWARD, TINY_TOKENIZER
@@ -116,10 +117,7 @@ class Driver:
 
     def header(self, age: float = 0.0) -> Header:
         """A header stamped ``age`` seconds ago, with a frame id no other message has."""
-        ns = self.node.get_clock().now().nanoseconds - int(age * 1e9)
-        header = Header(frame_id=f"cam_{uuid.uuid4().hex[:8]}")
-        header.stamp.sec, header.stamp.nanosec = divmod(ns, 1_000_000_000)
-        return header
+        return header_at(self.node.get_clock().now().nanoseconds - int(age * 1e9), f"cam_{uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture
@@ -147,7 +145,7 @@ def send_task(ros: Driver, node: Node, sentence: str = "push the block") -> None
 
 def send_state(ros: Driver, node: Node, pub, header: Header) -> None:
     pub.publish(JointState(header=header, name=["a", "b", "c", "d"], position=[0.1, 0.2, 0.3, 0.4]))
-    ros.spin_until(lambda: node.states.nearest(0.0) is not None, "the robot state")
+    ros.spin_until(lambda: len(node.states) > 0, "the robot state")
 
 
 def act_on_one_frame(ros: Driver, node: Node, outputs: list[list]) -> Header:

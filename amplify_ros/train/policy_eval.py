@@ -109,7 +109,7 @@ def run_episode(task: str, index: int, seed: int, settings: EvalSettings, write_
     if write_video and settings.video_dir is not None:
         h, w = frames[0].shape[:2]
         viewer.write_video(settings.video_dir / f"{task}_{index:03d}_{outcome.reason}.mp4",
-                    (cv2.resize(f, (w * 3, h * 3), interpolation=cv2.INTER_NEAREST) for f in frames), 20)
+                           (cv2.resize(f, (w * 3, h * 3), interpolation=cv2.INTER_NEAREST) for f in frames), 20)
     return outcome
 
 
