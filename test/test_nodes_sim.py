@@ -51,7 +51,9 @@ def run_graph(nodes, probe, done, timeout=60.0):
 
 
 def test_bridge_and_policy_run_an_episode_in_lockstep(ros, tmp_path):
-    config = write_config(tmp_path / "sim.yaml", tiny_policy_checkpoint(tmp_path / "ckpt"), max_steps=5, episodes=1)
+    # a long command timeout: on a loaded machine a slow step must not make the bridge republish a frame
+    config = write_config(tmp_path / "sim.yaml", tiny_policy_checkpoint(tmp_path / "ckpt"), max_steps=5, episodes=1,
+                          command_timeout=30.0)
     nodes = build_nodes(config)
     probe = Probe()
     for topic, kind in (("sim/episode_result", String), ("camera/image_raw", Image), ("camera/camera_info", CameraInfo),
@@ -72,7 +74,7 @@ def test_bridge_and_policy_run_an_episode_in_lockstep(ros, tmp_path):
 
 
 def test_bridge_refuses_bad_commands_and_unknown_tasks_and_resets_on_request(ros, tmp_path):
-    config = write_config(tmp_path / "sim.yaml", tmp_path / "none", max_steps=50)
+    config = write_config(tmp_path / "sim.yaml", tmp_path / "none", max_steps=50, command_timeout=0.2)
     doc = yaml.safe_load(config.read_text())
     doc["amplify_bringup"]["ros__parameters"]["nodes"] = ["sim_bridge_node"]
     config.write_text(yaml.safe_dump(doc))
@@ -91,6 +93,10 @@ def test_bridge_refuses_bad_commands_and_unknown_tasks_and_resets_on_request(ros
         probe.send(JointTrajectory, "amplify/command", bad)
         assert spin_until(executor, lambda: bridge.health.dropped["bad_command"] == 1)
         assert bridge.session.step_in_episode == 0  # the NaN never reached the simulator
+        # no valid command within command_timeout: the same frame goes out again, and is counted
+        assert spin_until(executor, lambda: len(probe.got["camera/image_raw"]) >= 2)
+        assert probe.got["camera/image_raw"][1].header.stamp == first.stamp
+        assert bridge.health.dropped["command_timeout"] >= 1
         result = bridge.set_parameters([Parameter("task", value="make-coffee")])[0]
         assert not result.successful and "unknown Meta-World task 'make-coffee'" in result.reason
         assert client.wait_for_service(timeout_sec=5.0)
