@@ -42,6 +42,7 @@ setup(
             "tracker_node = amplify_ros.nodes.tracker_node:main",
             "realsense_node = amplify_ros.nodes.realsense_node:main",
             "teleop_node = amplify_ros.nodes.teleop_node:main",
+            "keyboard_teleop_node = amplify_ros.nodes.keyboard_teleop_node:main",
             "recorder_node = amplify_ros.nodes.recorder_node:main",
         ],
     },

@@ -13,7 +13,7 @@ configure_headless_gl()
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import rclpy  # noqa: E402,F401 - before any test imports pyrealsense2 (see amplify_ros/camera/realsense.py)
+import rclpy  # noqa: E402 - before any test imports pyrealsense2 (see amplify_ros/camera/realsense.py)
 
 sys.path.insert(0, str(Path(__file__).parent))  # tests share small fixtures by import
 
@@ -29,3 +29,11 @@ def short_dataset(tmp_path_factory) -> Path:
     argv = ["generate", "--tasks", "button-press-topdown", "--episodes", "2", "--out", str(root), "--max-steps", "6", "--image-size", "64"]
     assert main(argv) == 0
     return root
+
+
+@pytest.fixture
+def ros():
+    """An rclpy context for one test."""
+    rclpy.init()
+    yield
+    rclpy.shutdown()

@@ -4,7 +4,6 @@ import time
 
 import numpy as np
 import pytest
-import rclpy
 from geometry_msgs.msg import TwistStamped
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
@@ -25,13 +24,6 @@ def make(output_type="joint_trajectory", **params):
     overrides = {"joint_names": JOINTS, "output_type": output_type, "lower": [-1.0, -1.0, -1.0],
                  "upper": [1.0, 1.0, 1.0], **params}
     return ArmOutputNode(parameter_overrides=[Parameter(k, value=v) for k, v in overrides.items() if v != []])
-
-
-@pytest.fixture
-def ros():
-    rclpy.init()
-    yield
-    rclpy.shutdown()
 
 
 def graph(node, kind=JointTrajectory):

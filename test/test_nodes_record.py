@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import rclpy
 import yaml
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import Twist, TwistStamped, Vector3
@@ -29,13 +28,6 @@ from amplify_ros.train.data_cli import main as data_main
 from ros_probe import Probe, header, image, joint_state, spin_for, spin_until
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def ros():
-    rclpy.init()
-    yield
-    rclpy.shutdown()
 
 
 def call(executor, probe: Probe, srv, name: str, request=None):

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import rclpy
 import yaml
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.parameter import Parameter
@@ -31,13 +30,6 @@ def write_config(path: Path, checkpoint: Path, **bridge) -> Path:
     doc["amplify_policy"]["ros__parameters"]["checkpoint"] = str(checkpoint)
     path.write_text(yaml.safe_dump(doc))
     return path
-
-
-@pytest.fixture
-def ros():
-    rclpy.init()
-    yield
-    rclpy.shutdown()
 
 
 def run_graph(nodes, probe, done, timeout=60.0):
@@ -136,12 +128,16 @@ def test_the_shipped_demo_model_presses_the_button_over_dds(config, tmp_path, ca
     assert summary["success_rate"] == 1.0 and Path(summary["episodes"][0]["video"]).stat().st_size > 10_000
 
 
-def test_launch_files_compile():
-    """`launch` is not on PyPI, so the launch files cannot run here; they must at least parse."""
+def test_launch_files_compile_and_every_config_has_one():
+    """`launch` is not on PyPI, so the launch files cannot run here; they must at least parse,
+    and each shipped config's launch file must start that config."""
     import py_compile
 
     for path in (REPO / "launch").glob("*.launch.py"):
         py_compile.compile(str(path), doraise=True)
+    for config in (REPO / "config").glob("*.yaml"):
+        launch = REPO / "launch" / f"{config.stem}.launch.py"
+        assert f'launch_config("{config.stem}")' in launch.read_text(), launch
 
 
 def test_realtime_bridge_holds_still_without_fresh_commands(ros, tmp_path):

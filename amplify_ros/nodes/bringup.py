@@ -48,12 +48,18 @@ NODES: dict[str, tuple[str, str]] = {  # module -> (class, node name)
     "arm_output_node": ("ArmOutputNode", "amplify_arm_output"),
     "realsense_node": ("RealSenseNode", "amplify_realsense"),
     "teleop_node": ("TeleopNode", "amplify_teleop"),
+    "keyboard_teleop_node": ("KeyboardTeleopNode", "amplify_keyboard"),
     "recorder_node": ("RecorderNode", "amplify_recorder"),
 }
 
 
 class BringupError(ValueError):
     """A config that does not say which known nodes to start."""
+
+
+class NodeStartError(RuntimeError):
+    """A node that cannot start on this machine, with what to do about it (e.g. no terminal for
+    the keyboard)."""
 
 
 @dataclass(frozen=True)
@@ -142,11 +148,14 @@ def run_node(node_class: type[Node], args: list[str] | None = None) -> None:
             spin([node_class()])
     except (KeyboardInterrupt, ExternalShutdownException):  # Ctrl-C while the node is still starting
         pass
+    except NodeStartError as err:
+        print(f"{node_class.__name__}: {err}", file=sys.stderr)
+        sys.exit(2)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("config", help="config YAML, or the name of a shipped one (sim_demo, sim_split, sim_record, record, tracking)")
+    p.add_argument("config", help="config YAML, or the name of a shipped one (sim_demo, sim_split, sim_record, sim_keyboard, record, tracking, real_arm, gazebo_arm)")
     p.add_argument("--executor", choices=tuple(EXECUTORS), default="single",
                    help="single (default: the fastest for inference nodes, see above) or multi")
     args, ros_args = p.parse_known_args(argv)
@@ -154,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with rclpy.init(args=ros_args, signal_handler_options=SignalHandlerOptions.NO):  # spin() handles signals
             spin(build_nodes(args.config), executor_kind=args.executor)
-    except BringupError as err:
+    except (BringupError, NodeStartError) as err:
         print(f"amplify-bringup: {err}", file=sys.stderr)
         return 2
     except ExternalShutdownException:

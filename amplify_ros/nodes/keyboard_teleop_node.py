@@ -1,0 +1,110 @@
+"""keyboard_teleop_node: drive the arm from the terminal the node runs in.
+
+Publishes cmd_vel (``geometry_msgs/Twist``, or ``TwistStamped``: ``output_type``) for teleop_node,
+which turns it into the arm command a policy would send: the keyboard stands in for a joystick
+when recording demonstrations. Keys and the dead man's switch are in
+``amplify_ros.control.keyboard``. While no key is held nothing is published (a lockstep
+simulator then waits for the operator), unless ``publish_when_idle`` streams zero twists.
+
+The terminal is switched to cbreak mode (keys arrive one by one, unechoed; Ctrl-C still
+interrupts) and restored when the node is destroyed. Without a terminal on stdin the node
+refuses to start and says how to run it.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import sys
+import termios
+import time
+import tty
+
+from geometry_msgs.msg import Twist, TwistStamped
+from rclpy.node import Node
+from rclpy.qos import QoSProfile
+
+from amplify_ros.control.commands import TwistFields
+from amplify_ros.control.keyboard import HELP, SPEED_RANGE, KeyboardTwist
+from amplify_ros.nodes.bringup import NodeStartError, run_node
+from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
+from amplify_ros.nodes.parameters import LiveParameters
+
+
+class NotATerminal(NodeStartError):
+    """stdin (or the given file descriptor) is no terminal to read keys from."""
+
+
+class KeyboardTeleopNode(Node):
+    """Reads keys from a terminal; publishes cmd_vel while a key is held."""
+
+    def __init__(self, keys_fd: int | None = None, **kwargs) -> None:
+        super().__init__("amplify_keyboard", **kwargs)
+        self.fd = sys.stdin.fileno() if keys_fd is None else keys_fd
+        if not os.isatty(self.fd):
+            raise NotATerminal("keyboard_teleop_node reads keys from its terminal and stdin is not one: run it in a "
+                               "terminal of its own (`ros2 run amplify_ros keyboard_teleop_node`, or `amplify-bringup "
+                               "sim_keyboard`); in a launch file give the node prefix='xterm -e'")
+        self.health = Health()
+        p = LiveParameters(self)
+        self.keys = KeyboardTwist(
+            speed=p.declare("speed", 0.5, "twist size of a motion key at start; + and - change it",
+                            range=SPEED_RANGE, apply=self._set_speed),
+            hold=p.declare("hold", 0.6, "a motion key keeps moving the arm this long after its last press or repeat "
+                           "(s): longer than the terminal's autorepeat delay", range=(0.05, 5.0), apply=self._set_hold),
+        )
+        self.stamped = p.declare("output_type", "twist", "message on cmd_vel: 'twist' or 'twist_stamped' (as "
+                                 "teleop_node's input_type)", choices=("twist", "twist_stamped")) == "twist_stamped"
+        self.publish_when_idle = p.declare("publish_when_idle", False, "also send zero twists (gripper as set) while "
+                                           "no key is held, for controllers that want a steady stream",
+                                           apply=p.setter("publish_when_idle"))
+        rate = p.declare("rate", 30.0, "cmd_vel messages per second while a key is held (Hz)", range=(1.0, 500.0))
+        self.twist_pub = self.create_publisher(TwistStamped if self.stamped else Twist, "cmd_vel", QoSProfile(depth=10))
+        self.diagnostics = DiagnosticsReporter(self, self.health)
+        self._terminal = termios.tcgetattr(self.fd)
+        tty.setcbreak(self.fd)
+        self.create_timer(1.0 / rate, self.tick)
+        self.health.status = "running"
+        self.get_logger().info(HELP)
+
+    def _set_speed(self, value: float) -> None:
+        self.keys.state.speed = value
+
+    def _set_hold(self, value: float) -> None:
+        self.keys.hold = value
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        if select.select([self.fd], [], [], 0.0)[0]:
+            typed = os.read(self.fd, 256).decode(errors="ignore")
+            if self.keys.feed(typed, now):
+                self.get_logger().info(self.keys.status(now))
+        twist = self.keys.twist(now)
+        if twist is None and self.publish_when_idle:
+            twist = self.keys.idle_twist()
+        if twist is not None:
+            self.publish(twist)
+
+    def publish(self, fields: TwistFields) -> None:
+        start = time.perf_counter()
+        twist = Twist()
+        (twist.linear.x, twist.linear.y, twist.linear.z) = fields.linear
+        (twist.angular.x, twist.angular.y, twist.angular.z) = fields.angular
+        if self.stamped:
+            msg = TwistStamped(twist=twist)
+            msg.header.stamp = self.get_clock().now().to_msg()
+            self.twist_pub.publish(msg)
+        else:
+            self.twist_pub.publish(twist)
+        self.health.ok((time.perf_counter() - start) * 1e3)
+
+    def destroy_node(self) -> None:
+        termios.tcsetattr(self.fd, termios.TCSADRAIN, self._terminal)  # give the terminal back as it was
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> None:
+    run_node(KeyboardTeleopNode, args)
+
+if __name__ == "__main__":
+    main()

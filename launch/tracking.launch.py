@@ -1,0 +1,5 @@
+"""ros2 launch amplify_ros tracking.launch.py: the graph of config/tracking.yaml (see amplify.launch.py)."""
+
+from amplify_ros.nodes.launch_graph import launch_config
+
+generate_launch_description = launch_config("tracking")
