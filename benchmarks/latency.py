@@ -2,8 +2,9 @@
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/latency.py --checkpoint models/metaworld_small
 
-For each graph (``policy``: one policy_node; ``split``: forward_node + inverse_node, each in its
-own process as they would be on two machines; ``bc``: one policy_node with the behaviour-cloning
+For each graph (``policy``: one policy_node; ``async``: the same with ``forward_mode: async``,
+the forward model on its own thread; ``split``: forward_node + inverse_node, each in its own
+process as they would be on two machines; ``bc``: one policy_node with the behaviour-cloning
 checkpoint of --bc-checkpoint, no motion model) the nodes run apart from this process
 (amplify-bringup), which plays camera and robot: it publishes
 640x480 rgb8 images and joint states at --rate Hz, stamped with the wall clock, and times the
@@ -54,9 +55,10 @@ COMMON = {"image_qos": "reliable", "state_names": STATE, "action_names": ["ee_dx
 
 def graph_configs(graph: str, checkpoint: Path) -> list[dict]:
     """One config per process."""
-    if graph in ("policy", "bc"):
+    if graph in ("policy", "async", "bc"):
+        mode = {"forward_mode": "async"} if graph == "async" else {}
         return [{"amplify_bringup": {"ros__parameters": {"nodes": ["policy_node"]}},
-                 "amplify_policy": {"ros__parameters": {"checkpoint": str(checkpoint), **COMMON}}}]
+                 "amplify_policy": {"ros__parameters": {"checkpoint": str(checkpoint), **COMMON, **mode}}}]
     return [{"amplify_bringup": {"ros__parameters": {"nodes": ["forward_node"]}},
              "amplify_forward": {"ros__parameters": {"checkpoint": str(checkpoint / "forward"), "publish_tracks": False,
                                                      "max_image_age": COMMON["max_image_age"], "image_qos": "reliable"}}},
@@ -149,7 +151,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", type=Path, default=Path("models/metaworld_small"))
     p.add_argument("--bc-checkpoint", type=Path, help="a BC run or checkpoint for the 'bc' graph")
-    p.add_argument("--graphs", default="policy,split")
+    p.add_argument("--graphs", default="policy,async,split")
     p.add_argument("--frames", type=int, default=500)
     p.add_argument("--warmup", type=int, default=30)
     p.add_argument("--rate", type=float, default=30.0)

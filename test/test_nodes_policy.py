@@ -142,3 +142,27 @@ def test_a_missing_checkpoint_is_reported_and_the_node_stays_up():
         node.destroy_node()
     finally:
         rclpy.shutdown()
+
+
+def test_async_forward_mode_acts_with_recent_codes_and_publishes_them_with_their_own_frame(graph):
+    executor, node, probe = graph
+    assert node.set_parameters([Parameter("forward_mode", value="async")])[0].successful and node.worker is not None
+    sent: list[float] = []
+
+    def send() -> bool:
+        sent.append(time.time())
+        send_frame(probe, sent[-1])
+        spin_for(executor, 0.03)
+        return False
+
+    spin_until(executor, lambda: probe.subscribers("camera/image_raw") or send())
+    probe.got.clear()
+    assert spin_until(executor, lambda: len(probe.got["amplify/command"]) >= 5 or send(), timeout=30.0)
+    frames = {header(s).stamp.sec * 10**9 + header(s).stamp.nanosec for s in sent}
+    token_stamps = [m.header.stamp.sec * 10**9 + m.header.stamp.nanosec for m in probe.got["amplify/motion_tokens"]]
+    assert token_stamps and set(token_stamps) <= frames  # each set of codes carries the frame it came from
+    ages = node.health.stages_ms["codes_age_ms"]
+    assert len(ages) >= 5 and 0.0 <= min(ages) and max(ages) <= 200.0  # max_codes_age 0.2 s
+    node.on_task(String(data="open the door"))  # a new task: codes of the old one are not used
+    assert node.worker.codes_for(sent[-1], "open the door", 10.0, 0.0) is None
+    assert node.set_parameters([Parameter("forward_mode", value="sync")])[0].successful and node.worker is None

@@ -3,6 +3,11 @@
 Runs the forward model and the inverse model in one process (the lowest-latency option) and
 publishes what forward_node and inverse_node publish together, on the same topics
 (docs/interfaces.md). inverse_node is this node with motion tokens taken from a topic.
+
+``forward_mode: async`` runs the forward model on a thread of its own
+(``amplify_ros.core.motion_worker``): each frame is acted on with the newest motion codes,
+predicted from a frame up to ``max_codes_age`` older, so decoding them leaves the path from image
+to action.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from trajectory_msgs.msg import JointTrajectory
 
 from amplify_ros.control.chunking import make_chunker
 from amplify_ros.control.freshness import StateHistory
-from amplify_ros.core.policy import Policy
+from amplify_ros.core.motion_worker import MotionWorker, StampedCodes
+from amplify_ros.core.policy import ChunkPrediction, Policy
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
 from amplify_ros.nodes.model_io import FrameGate, MotionPublisher, declare_device, declare_image_qos, load_model
 from amplify_ros.nodes.parameters import LiveParameters
@@ -29,6 +35,9 @@ from amplify_ros.nodes.stamps import received_seconds, stamp_seconds
 from amplify_ros.nodes.state_msgs import joint_vector
 from amplify_ros.nodes.tensor_msgs import chunk_to_trajectory
 from amplify_ros.nodes.bringup import run_node
+
+
+CODES_WAIT = 2.0  # s: async mode waits this long for the first codes of an episode (a forward pass)
 
 
 class PolicyNode(Node):
@@ -41,6 +50,8 @@ class PolicyNode(Node):
         self.gate = FrameGate(self, self.health)
         self._with_forward = with_forward
         self.policy: Policy | None = None
+        self.worker: MotionWorker | None = None  # forward_mode async
+        self._published_codes: float | None = None  # stamp of the async codes last published
         self.sentence: str | None = None
         self.states = StateHistory()  # each image is paired with the state stamped nearest to it
         self.params = p = LiveParameters(self)  # subclasses declare theirs through it too
@@ -64,6 +75,14 @@ class PolicyNode(Node):
                                        "period the policy was trained at (Meta-World: 0.0125)", range=(1e-4, 10.0),
                                        apply=p.setter("action_period"))
         if with_forward:
+            self.forward_mode = p.declare("forward_mode", "sync", "'sync': motion codes predicted from each frame "
+                                          "before acting on it; 'async': the forward model runs on its own thread and "
+                                          "each frame is acted on at once with the newest codes (lower latency, codes "
+                                          "up to max_codes_age older than the frame)", choices=("sync", "async"),
+                                          apply=self._set_forward_mode)
+            self.max_codes_age = p.declare("max_codes_age", 0.2, "async: act only with codes predicted from a frame at "
+                                           "most this much older (s, header stamps)", range=(0.001, 10.0),
+                                           apply=p.setter("max_codes_age"))
             self.publish_tracks = p.declare("publish_tracks", True, "decode and publish the predicted tracks and "
                                             "their overlay image after each command (AMPLIFY checkpoints only)",
                                             apply=p.setter("publish_tracks"))
@@ -96,6 +115,17 @@ class PolicyNode(Node):
             self.chunker = make_chunker(self.ensemble, self.policy.chunk, self.ensemble_k,
                                         min(self.execute_steps, self.policy.chunk))
 
+    def _set_forward_mode(self, mode: str) -> None:
+        self.forward_mode = mode
+        self._new_worker()
+
+    def _new_worker(self) -> None:
+        """The forward model's thread, in async mode with an AMPLIFY policy; else none."""
+        if self.worker is not None:
+            self.worker.close()
+        motion = self.policy.motion if self.policy is not None else None
+        self.worker = MotionWorker(motion.predict) if self._with_forward and self.forward_mode == "async" and motion else None
+
     def _load(self, path: str) -> None:
         """Load ``path`` or raise ValueError, keeping the model there was (a rejected change)."""
         self.policy = policy = load_model(self, self.health, path,
@@ -103,6 +133,7 @@ class PolicyNode(Node):
         self.checkpoint = path
         self.names = list(self.action_names) or [f"a{i}" for i in range(policy.action_dim)]
         self._new_chunker()
+        self._new_worker()
         self.get_logger().info(f"loaded {policy.kind} policy from {path}: {policy.image_size} px, "
                                f"{policy.action_dim}-D actions in chunks of {policy.chunk}")
 
@@ -112,6 +143,8 @@ class PolicyNode(Node):
         self.sentence = msg.data
         if self.policy is not None:
             self.chunker.reset()
+        if self.worker is not None:
+            self.worker.reset()
         self.get_logger().info(f"task: {msg.data!r}")
 
     def on_state(self, msg: JointState) -> None:
@@ -144,6 +177,13 @@ class PolicyNode(Node):
         if obs is None:
             return
         rgb, image, proprio = obs
+        background = None
+        if self.worker is not None and codes is None:  # async: every frame goes to the forward model's thread
+            self.worker.submit(image[None], self.sentence, stamp_seconds(msg.header), (msg.header, rgb, image))
+            if self.chunker.needs_chunk:
+                if (background := self.background_codes(msg)) is None:
+                    return
+                codes = background.codes
         pred = None
         if self.chunker.needs_chunk:
             try:
@@ -160,9 +200,36 @@ class PolicyNode(Node):
         action = self.chunker.next_action()
         self.command_pub.publish(chunk_to_trajectory(action[None], self.names, self.action_period, msg.header))
         stages = {k: v for k, v in pred.timings_ms.items() if k != "total_ms"} if pred is not None else None
+        if stages is not None and background is not None:
+            stages.update(forward_ms=background.forward_ms, codes_age_ms=(stamp_seconds(msg.header) - background.stamp) * 1e3)
         self.health.ok((time.perf_counter() - start) * 1e3, stages)
-        if pred is not None and pred.codes is not None and codes is None:  # after the command: costs it no latency
-            self.motion_out.publish(msg.header, pred.codes, rgb, image, self.policy.decode_tracks if self.publish_tracks else None)
+        if self.motion_out is not None:  # after the command: costs it no latency
+            self.publish_motion(msg, rgb, image, pred, background)
+
+    def publish_motion(self, msg: Image, rgb: np.ndarray, image: np.ndarray, pred: ChunkPrediction | None,
+                       background: StampedCodes | None) -> None:
+        """This node's own codes, once each, with the header of the frame they came from."""
+        decode = self.policy.decode_tracks if self.publish_tracks else None
+        if background is not None and background.stamp != self._published_codes:
+            self._published_codes = background.stamp
+            header, rgb_then, image_then = background.source
+            self.motion_out.publish(header, background.codes, rgb_then, image_then, decode)
+        elif background is None and pred is not None and pred.codes is not None:
+            self.motion_out.publish(msg.header, pred.codes, rgb, image, decode)
+
+    def background_codes(self, msg: Image) -> StampedCodes | None:
+        """Async mode: the newest codes fresh enough for ``msg``, waiting for them at the start of
+        an episode; None after saying why."""
+        codes = self.worker.codes_for(stamp_seconds(msg.header), self.sentence, self.max_codes_age, CODES_WAIT)
+        if codes is None:
+            self.gate.refuse("no_codes", self.worker.error or f"no motion codes from within max_codes_age "
+                             f"({self.max_codes_age} s) of the frame after waiting {CODES_WAIT} s")
+        return codes
+
+    def destroy_node(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
+        super().destroy_node()
 
 
 def main(args: list[str] | None = None) -> None:

@@ -1,0 +1,76 @@
+"""Closed-loop success over DDS with the forward model in line (sync) or on its own thread (async).
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/forward_mode.py --episodes 10
+
+``forward_mode: async`` takes forward decoding off the path from image to action
+(benchmarks/latency.py measures that), at the price of acting with motion codes predicted from
+an earlier frame. This measures the price: the sim demo graph (lockstep sim bridge + policy_node
+with the shipped model) on the same episodes (the bridge's seeds) in both modes, through
+``amplify-demo``. In lockstep the simulation waits for each command, so in async mode the codes
+are as many frames old as the forward model is slower than the rest of the loop (12.5 ms of
+simulated time per frame). Writes benchmarks/results/forward_mode.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+RESULTS = Path(__file__).parent / "results" / "forward_mode.json"
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+TASKS = "button-press-topdown,door-open,handle-press,faucet-close"
+
+
+def run_mode(mode: str, task: str, episodes: int, tmp: Path, domain: int) -> list[dict]:
+    doc = yaml.safe_load((REPO / "config" / "sim_demo.yaml").read_text())
+    doc["amplify_sim_bridge"]["ros__parameters"].update(task=task)
+    doc["amplify_policy"]["ros__parameters"].update(forward_mode=mode, publish_tracks=False,
+                                                    checkpoint=str(REPO / "models" / "metaworld_small"))
+    config = tmp / f"{mode}_{task}.yaml"
+    config.write_text(yaml.safe_dump(doc))
+    out = tmp / f"{mode}_{task}"
+    env = {**os.environ, "ROS_DOMAIN_ID": str(domain), "OMP_NUM_THREADS": "1"}
+    subprocess.run([str(BIN / "amplify-demo"), "--config", str(config), "--episodes", str(episodes), "--out", str(out)],
+                   check=True, env=env)
+    return json.loads((out / "summary.json").read_text())["episodes"]
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--tasks", default=TASKS)
+    p.add_argument("--episodes", type=int, default=10, help="episodes per task and mode")
+    p.add_argument("--out", type=Path, default=RESULTS)
+    a = p.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, task in enumerate(a.tasks.split(",")):
+            for mode in ("sync", "async"):
+                results = run_mode(mode, task, a.episodes, Path(tmp), 80 + i)
+                wins = [r for r in results if r["success"]]
+                rows.append({"task": task, "mode": mode, "episodes": len(results), "successes": len(wins),
+                             "success": len(wins) / len(results),
+                             "mean_steps_to_success": sum(r["steps"] for r in wins) / len(wins) if wins else None})
+    print("| task | mode | success | episodes | mean steps to success |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        steps = f"{r['mean_steps_to_success']:.0f}" if r["mean_steps_to_success"] is not None else "-"
+        print(f"| {r['task']} | {r['mode']} | {r['success']:.2f} | {r['episodes']} | {steps} |")
+    for mode in ("sync", "async"):
+        mine = [r for r in rows if r["mode"] == mode]
+        print(f"{mode}: {sum(r['successes'] for r in mine)}/{sum(r['episodes'] for r in mine)} successful")
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps({"checkpoint": "models/metaworld_small", "graph": "config/sim_demo.yaml (lockstep)",
+                                 "rows": rows}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
