@@ -5,9 +5,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bags import ARRAY, COMPRESSED, JOINT_STATE, JOINTS, LATENCY, T0, TWIST, compressed, joint_state, recording, seconds, stamps, write_bag
+from bags import (ARRAY, COMPRESSED, IMAGE, JOINT_STATE, JOINTS, LATENCY, T0, TWIST, compressed, image, joint_state, recording, seconds,
+                  stamps, write_bag)
 
-from amplify_ros.data.bag_import import BagImportError, BagImportSettings, bag_episodes
+from amplify_ros.data.bag_import import BagImportError, BagImportSettings, bag_episodes, camera_name, manifest
 
 ACTION = BagImportSettings(action_topic="/cmd")
 
@@ -136,3 +137,24 @@ def test_import_bag_cli_writes_episodes_reports_drops_and_skips_bad_bags(tmp_pat
     assert main(["import-bag", str(tmp_path / "empty"), "--out", str(out), "--action-topic", "/cmd", "--size", "32", "--state-joints", "elbow,shoulder"]) == 2
     assert main(["import-bag", str(good), "--out", str(out), "--size", "64"]) == 2  # another dataset's settings
     assert "holds a different dataset" in capsys.readouterr().err
+
+
+def test_an_extra_camera_is_paired_frame_by_frame_and_frames_without_it_are_dropped(tmp_path):
+    msgs = recording(duration=2.0)
+    wrist = [s + 4_000_000 for s in stamps(2.0, 30)]  # 4 ms after the main camera, as an unsynchronised camera is
+    msgs += [("/wrist/color/image_raw", IMAGE, image(s, 200 - k % 100), s + LATENCY) for k, s in enumerate(wrist)
+             if not 0.5 <= seconds(s) < 0.7]  # the wrist camera drops out for 0.2 s
+    bag = write_bag(tmp_path / "bag", sorted(msgs, key=lambda m: m[3]))
+    settings = BagImportSettings(action_topic="/cmd", extra_image_topics=("/wrist/color/image_raw",), view_skew=0.02)
+    result = bag_episodes(bag, None, settings)  # the main camera is still found alone: the extra one is named
+    assert result.dropped == {"no_state_yet": 1, "stale_view": 6}  # frames 15-20 (0.5-0.67 s)
+    first, second = result.episodes
+    for ep in (first, second):
+        assert list(ep.images) == ["camera", "wrist"] and ep.images["wrist"].shape == ep.images["camera"].shape
+        main_k = ep.images["camera"][:, 0, 0, 0].astype(int)  # frame k of each camera shows k
+        assert (ep.images["wrist"][:, 0, 0, 0] == 200 - main_k % 100).all()  # each paired with its own moment
+    assert manifest(settings)["cameras"] == ["camera", "wrist"] and camera_name("/cam/image_raw/compressed") == "cam"
+    with pytest.raises(ValueError, match="names must differ"):
+        BagImportSettings(extra_image_topics=("/a/wrist/image_raw", "/b/wrist/image_raw"))
+    with pytest.raises(BagImportError, match="no extra image topic '/side/image_raw'"):
+        bag_episodes(bag, None, BagImportSettings(extra_image_topics=("/side/image_raw",)))

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from amplify_ros.control.freshness import StateHistory, refuse_reason
+from amplify_ros.control.freshness import StampedHistory, refuse_reason
 
 STATE = np.zeros(4)
 
@@ -18,7 +18,7 @@ def test_fresh_inputs_pass_and_each_problem_is_named_by_kind():
 
 
 def test_an_image_gets_the_state_stamped_nearest_to_it():
-    history = StateHistory(size=4)
+    history = StampedHistory(size=4)
     assert history.nearest(1.0) is None
     for t in (1.0, 1.1, 1.2, 1.3, 1.4):  # 1.0 falls out: size 4
         history.add(np.full(4, t), t)
@@ -29,7 +29,7 @@ def test_an_image_gets_the_state_stamped_nearest_to_it():
 
 
 def test_time_going_back_forgets_the_old_timeline():
-    history = StateHistory()
+    history = StampedHistory()
     history.add(np.ones(4), 5.0)
     history.add(np.zeros(4), 0.0)  # e.g. the simulator was reset
     assert history.nearest(5.0)[1] == 0.0

@@ -70,7 +70,8 @@ def test_without_a_terminal_the_node_refuses_to_start_and_says_how_to_run_it(ros
 def test_keys_move_the_simulated_arm_in_the_sim_keyboard_graph(ros, tmp_path):
     """config/sim_keyboard.yaml as a person runs it: amplify-bringup in a terminal, r held down."""
     doc = yaml.safe_load((REPO / "config" / "sim_keyboard.yaml").read_text())
-    doc["amplify_sim_bridge"]["ros__parameters"]["image_size"] = 64
+    # frames re-sent every 0.5 s while idle, so this probe sees one however late it connects
+    doc["amplify_sim_bridge"]["ros__parameters"].update(image_size=64, command_timeout=0.5)
     doc["amplify_recorder"]["ros__parameters"]["output_dir"] = str(tmp_path / "recordings")
     (config := tmp_path / "sim_keyboard.yaml").write_text(yaml.safe_dump(doc))
     master, slave = os.openpty()

@@ -166,3 +166,34 @@ def test_async_forward_mode_acts_with_recent_codes_and_publishes_them_with_their
     node.on_task(String(data="open the door"))  # a new task: codes of the old one are not used
     assert node.worker.codes_for(sent[-1], "open the door", 10.0, 0.0) is None
     assert node.set_parameters([Parameter("forward_mode", value="sync")])[0].successful and node.worker is None
+
+
+def test_extra_cameras_pair_by_stamp_and_a_checkpoint_with_other_views_is_refused(tmp_path):
+    rclpy.init()
+    two = tiny_policy_checkpoint(tmp_path, cameras=("corner", "wrist"))
+    try:
+        single = PolicyNode(parameter_overrides=[Parameter("checkpoint", value=str(two))])
+        assert single.policy is None and "takes 2 camera view(s); this node has 1" in single.health.error
+        single.destroy_node()
+        node = PolicyNode(parameter_overrides=[Parameter("checkpoint", value=str(two)), Parameter("extra_cameras", value=["wrist"]),
+                                               Parameter("state_names", value=NAMES), Parameter("max_state_age", value=1.0),
+                                               Parameter("max_view_skew", value=0.02)])
+        probe = Probe()
+        probe.listen(JointTrajectory, "amplify/command")
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        executor.add_node(probe)
+        node.on_task(String(data="press the button"))
+        now = time.time()
+        assert spin_until(executor, lambda: probe.subscribers("camera/image_raw") or send_frame(probe, now))
+        assert spin_until(executor, lambda: node.health.dropped["no_view"] > 0 or send_frame(probe, now))
+        probe.send(Image, "wrist/image_raw", image(now - 0.1), qos_profile_sensor_data)  # 100 ms apart: not one moment
+        assert spin_until(executor, lambda: node.health.dropped["view_skew"] > 0 or send_frame(probe, now))
+        assert "wrist/image_raw's nearest frame is 100 ms" in node.health.error
+        probe.send(Image, "wrist/image_raw", image(now + 0.01), qos_profile_sensor_data)
+        assert spin_until(executor, lambda: answered(probe, now) or send_frame(probe, now))
+        executor.shutdown()
+        node.destroy_node()
+        probe.destroy_node()
+    finally:
+        rclpy.shutdown()

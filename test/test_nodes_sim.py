@@ -65,6 +65,27 @@ def test_bridge_and_policy_run_an_episode_in_lockstep(ros, tmp_path):
     assert image.encoding == "rgb8" and image.header.frame_id == "camera_optical_frame"
 
 
+def test_a_two_camera_policy_acts_on_both_views_of_the_bridge(ros, tmp_path):
+    checkpoint = tiny_policy_checkpoint(tmp_path / "ckpt", cameras=("corner", "corner2"))
+    config = write_config(tmp_path / "sim.yaml", checkpoint, max_steps=3, episodes=1, command_timeout=30.0,
+                          extra_cameras=["corner2"])
+    doc = yaml.safe_load(config.read_text())
+    doc["amplify_policy"]["ros__parameters"]["extra_cameras"] = ["corner2"]
+    config.write_text(yaml.safe_dump(doc))
+    nodes = build_nodes(config)
+    probe = Probe()
+    for topic, kind in (("sim/episode_result", String), ("camera/image_raw", Image), ("corner2/image_raw", Image),
+                        ("corner2/camera_info", CameraInfo), ("amplify/command", JointTrajectory)):
+        probe.listen(kind, topic, 100)
+    assert run_graph(nodes, probe, lambda: bool(probe.got["sim/episode_result"]))
+    assert json.loads(probe.got["sim/episode_result"][0].data)["steps"] == 3
+    main, side = probe.got["camera/image_raw"], probe.got["corner2/image_raw"]
+    assert [m.header.stamp for m in side] == [m.header.stamp for m in main]  # one frame of each camera per step
+    assert side[0].header.frame_id == "corner2_optical_frame" and probe.got["corner2/camera_info"][0].k[0] > 0
+    assert side[0].data != main[0].data  # another viewpoint
+    assert [c.header.stamp for c in probe.got["amplify/command"]] == [m.header.stamp for m in main[:3]]
+
+
 def test_bridge_refuses_bad_commands_and_unknown_tasks_and_resets_on_request(ros, tmp_path):
     config = write_config(tmp_path / "sim.yaml", tmp_path / "none", max_steps=50, command_timeout=0.2)
     doc = yaml.safe_load(config.read_text())

@@ -37,22 +37,26 @@ TINY_TOKENIZER = dict(dim=32, enc_depth=1, dec_depth=1, heads=2, point_mlp_dim=1
 TINY_FORWARD = dict(dim=32, depth=1, heads=2, resnet_width=8, dropout=0.0)
 
 
-def tiny_policy_checkpoint(root: Path, image_size: int = 32, chunk: int = 4, amplify: bool = True) -> Path:
-    """An untrained policy checkpoint for Meta-World-shaped data (4-D proprio and actions,
-    camera 'corner'); AMPLIFY ones carry forward/ and forward/tokenizer/ like a trained one."""
+def tiny_policy_checkpoint(root: Path, image_size: int = 32, chunk: int = 4, amplify: bool = True,
+                           cameras: tuple[str, ...] = ("corner",)) -> Path:
+    """An untrained policy checkpoint for Meta-World-shaped data (4-D proprio and actions, one
+    view per camera); AMPLIFY ones carry forward/ and forward/tokenizer/ like a trained one."""
     from amplify_ros.core.checkpoint import save_checkpoint
     from amplify_ros.core.forward_model import ForwardConfig, ForwardModel
     from amplify_ros.core.inverse_model import InverseConfig, InverseModel
     from amplify_ros.core.tokenizer import MotionTokenizer, TokenizerConfig
 
-    stats = {"image_size": image_size, "views": 1, "cameras": ["corner"]}
+    views = len(cameras)
+    stats = {"image_size": image_size, "views": views, "cameras": list(cameras)}
     vocab = ["<unk>", "press", "the", "button"]
     if not amplify:
-        cfg = InverseConfig(image_size=image_size, chunk=chunk, use_codes=False, use_text=True, vocab=vocab, **TINY_FORWARD)
+        cfg = InverseConfig(image_size=image_size, views=views, chunk=chunk, use_codes=False, use_text=True, vocab=vocab,
+                            **TINY_FORWARD)
         return save_checkpoint(root / "bc", "bc", InverseModel(cfg), stats)
     levels = TINY_TOKENIZER["fsq_levels"]
-    tok = save_checkpoint(root / "tok", "tokenizer", MotionTokenizer(TokenizerConfig(image_size=image_size, **TINY_TOKENIZER)), stats)
-    fwd = ForwardModel(ForwardConfig(image_size=image_size, fsq_levels=levels, vocab=vocab, **TINY_FORWARD))
+    tok = save_checkpoint(root / "tok", "tokenizer",
+                          MotionTokenizer(TokenizerConfig(image_size=image_size, views=views, **TINY_TOKENIZER)), stats)
+    fwd = ForwardModel(ForwardConfig(image_size=image_size, views=views, fsq_levels=levels, vocab=vocab, **TINY_FORWARD))
     fwd_dir = save_checkpoint(root / "fwd", "forward", fwd, stats, nested={"tokenizer": tok})
-    inv = InverseModel(InverseConfig(image_size=image_size, chunk=chunk, fsq_levels=levels, **TINY_FORWARD))
+    inv = InverseModel(InverseConfig(image_size=image_size, views=views, chunk=chunk, fsq_levels=levels, **TINY_FORWARD))
     return save_checkpoint(root / "policy", "inverse", inv, stats, nested={"forward": fwd_dir})

@@ -4,38 +4,43 @@ Times are seconds on the node's clock (sim time under ``use_sim_time``). An imag
 ``max_image_age`` when its turn comes, or a robot state further than ``max_state_age`` from the
 image, describes a world that has moved on: acting on it is how arms hit things.
 
-Which state belongs to an image: the one stamped nearest to it (``StateHistory``), not simply
+Which state belongs to an image: the one stamped nearest to it (``StampedHistory``), not simply
 the newest. Large images can arrive later than the small state messages sent with them, and
-pairing such an image with the newest state would feed the model a mismatched observation.
+pairing such an image with the newest state would feed the model a mismatched observation. The
+frames of a second camera are paired with the first camera's the same way.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from typing import Generic, TypeVar
 
 import numpy as np
 
+T = TypeVar("T")
 
-class StateHistory:
-    """The last ``size`` robot states with their stamps (seconds), in arrival order."""
+
+class StampedHistory(Generic[T]):
+    """The last ``size`` values (robot states, camera frames) with their stamps (seconds), in
+    arrival order."""
 
     def __init__(self, size: int = 64) -> None:
-        self._states: deque[tuple[np.ndarray, float]] = deque(maxlen=size)
+        self._values: deque[tuple[T, float]] = deque(maxlen=size)
 
-    def add(self, state: np.ndarray, stamp: float) -> None:
+    def add(self, value: T, stamp: float) -> None:
         """A stamp earlier than the last one means time jumped back (a simulator reset, a bag
-        replayed again): the states from the old timeline are forgotten, as tf does."""
-        if self._states and stamp < self._states[-1][1]:
-            self._states.clear()
-        self._states.append((state, stamp))
+        replayed again): the values from the old timeline are forgotten, as tf does."""
+        if self._values and stamp < self._values[-1][1]:
+            self._values.clear()
+        self._values.append((value, stamp))
 
     def __len__(self) -> int:
-        return len(self._states)
+        return len(self._values)
 
-    def nearest(self, stamp: float) -> tuple[np.ndarray, float] | None:
-        """(state, its stamp) closest in time to ``stamp`` (of two as close, the newer); None
-        before the first state."""
-        return min(reversed(self._states), key=lambda s: abs(s[1] - stamp), default=None)
+    def nearest(self, stamp: float) -> tuple[T, float] | None:
+        """(value, its stamp) closest in time to ``stamp`` (of two as close, the newer); None
+        before the first value."""
+        return min(reversed(self._values), key=lambda s: abs(s[1] - stamp), default=None)
 
 
 def refuse_reason(

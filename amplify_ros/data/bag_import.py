@@ -24,10 +24,13 @@
   sentence is ``sentence``, else the first message on ``task_topic`` (what the recorder stores).
 - Success: an ``episode.yaml`` in the bag's folder (written by the recorder node,
   ``amplify_ros.data.recording``) gives the episodes its ``success`` (true/false; null: unknown).
+- More cameras (``extra_image_topics``, for multi-view models): each kept frame takes each extra
+  camera's frame stamped nearest to it; a frame without one within ``view_skew`` seconds is
+  dropped (``stale_view``). An extra camera is named after its topic (``camera_name``).
 - Images are centre-cropped to a square and resized to ``size``, as ``video_import`` does.
-- Episodes get ``env="rosbag"``, one camera named ``camera``, no tracks (``amplify-data track``
-  adds them); ``extras["stamps_ns"]`` holds each frame's stamp; ``info`` the bag, its topics,
-  the column names (``proprio``, ``actions``) and the camera rate.
+- Episodes get ``env="rosbag"``, the main camera named ``camera``, no tracks (``amplify-data
+  track`` adds them); ``extras["stamps_ns"]`` holds each frame's stamp; ``info`` the bag, its
+  topics, the column names (``proprio``, ``actions``) and the camera rate.
 
 What was dropped is counted per reason (``DROP_REASONS``); damaged files are recovered by
 ``bag_reader`` and its notes are passed on.
@@ -68,6 +71,7 @@ DROP_REASONS = {
     "stale_state": "frames whose state is older than the tolerance",
     "no_action_yet": "frames before the first action",
     "stale_action": "frames whose action is older than the tolerance",
+    "stale_view": "frames without an extra camera's frame within view_skew",
     "short_run": "frames in runs shorter than min_frames",
     "bad_image": "image messages that could not be decoded",
     "bad_state": "state messages without the selected joints",
@@ -84,6 +88,8 @@ class BagImportError(RuntimeError):
 @dataclass(frozen=True)
 class BagImportSettings:
     image_topic: str | None = None  # None: the bag's only image topic
+    extra_image_topics: tuple[str, ...] = ()  # more cameras, in the order a multi-view model takes them
+    view_skew: float = 0.05  # seconds an extra camera's frame may be from the main camera's
     state_topic: str | None = None  # None: the bag's only JointState topic, if any
     state_joints: tuple[str, ...] = ()  # () = all joints of the first state message
     action_topic: str | None = None  # None: action-free episodes
@@ -96,8 +102,12 @@ class BagImportSettings:
     def __post_init__(self) -> None:
         if self.rate is not None and not self.rate > 0:
             raise ValueError(f"rate must be > 0, got {self.rate}")
-        if not self.tolerance >= 0:
-            raise ValueError(f"tolerance must be >= 0, got {self.tolerance}")
+        if not self.tolerance >= 0 or not self.view_skew >= 0:
+            raise ValueError(f"tolerance and view_skew must be >= 0, got {self.tolerance} and {self.view_skew}")
+        names = [camera_name(t) for t in self.extra_image_topics]
+        if len(set(names)) != len(names) or CAMERA in names:
+            raise ValueError(f"extra image topics {list(self.extra_image_topics)} give the cameras {names}: names must differ "
+                             f"from each other and from {CAMERA!r}")
         if self.size < 1 or self.min_frames < 1:
             raise ValueError(f"size and min_frames must be >= 1, got {self.size} and {self.min_frames}")
 
@@ -116,6 +126,14 @@ class BagEpisodes:
     episodes: list[Episode]
     dropped: Counter[str]  # DROP_REASONS key -> count
     notes: list[str] = field(default_factory=list)  # recovered files, first error of each kind
+
+
+def camera_name(topic: str) -> str:
+    """An extra camera's name in the episodes: its topic's last segment that is not an image
+    stream's usual name (/wrist/image_raw and /wrist/color/image_raw/compressed -> wrist)."""
+    generic = {"image_raw", "image_rect", "image_rect_color", "image_color", "image", "compressed", "color", "rgb"}
+    parts = [p for p in topic.strip("/").split("/") if p]
+    return next((p for p in reversed(parts) if p not in generic), parts[-1] if parts else topic)
 
 
 def episode_success(bag: str | os.PathLike) -> bool | None:
@@ -204,6 +222,7 @@ class _Read:
 
     frame_stamps: np.ndarray  # (F,) int64, ascending
     frames: np.ndarray  # (F, size, size, 3) uint8
+    views: dict[str, tuple[np.ndarray, np.ndarray]]  # extra camera -> (stamps, frames), as above
     state: Stream | None
     action: Stream | None
     sentence: str | None
@@ -213,19 +232,20 @@ def _read(reader: BagReader, image: str, state: str | None, action: str | None, 
           settings: BagImportSettings, dropped: Counter[str], notes: list[str]) -> _Read:
     builders = {t: _StreamBuilder(settings.state_joints if t == state else (), types[t] == ARRAY) for t in (state, action) if t}
     task = settings.task_topic if types.get(settings.task_topic) == STRING else None
-    kinds = {image: "bad_image", state: "bad_state", action: "bad_action", task: ""}
+    cameras = (image, *settings.extra_image_topics)
+    kinds = {**{c: "bad_image" for c in cameras}, state: "bad_state", action: "bad_action", task: ""}
     first_error: dict[str, str] = {}
-    frames: list[tuple[int, np.ndarray]] = []
+    frames: dict[str, list[tuple[int, np.ndarray]]] = {c: [] for c in cameras}
     sentence = None
-    for m in reader.messages([t for t in (image, state, action, task) if t]):
+    for m in reader.messages([t for t in (*cameras, state, action, task) if t]):
         try:  # rosbags raises assorted errors on malformed CDR; such a message is skipped and counted
             msg = TYPESTORE.deserialize_cdr(m.data, m.msgtype)
             if m.topic == task:
                 sentence = sentence or msg.data.strip() or None
                 continue
-            if m.topic == image:
+            if m.topic in frames:
                 rgb = compressed_to_rgb(msg) if m.msgtype == COMPRESSED else to_rgb(msg)
-                frames.append((_stamp(msg, m.timestamp), square(rgb, settings.size)))
+                frames[m.topic].append((_stamp(msg, m.timestamp), square(rgb, settings.size)))
                 continue
             builders[m.topic].add(_stamp(msg, m.timestamp), *_columns(m.msgtype, msg))
         except Exception as e:  # noqa: BLE001 - see above
@@ -239,15 +259,22 @@ def _read(reader: BagReader, image: str, state: str | None, action: str | None, 
             dropped[kinds[topic]] += skipped
             first_error.setdefault(topic, why)
     notes += [f"{topic}: skipped {dropped[kinds[topic]]} message(s), the first because {e}" for topic, e in first_error.items()]
+    main = _distinct(frames[image], image, dropped)
+    views = {camera_name(t): _distinct(frames[t], t, Counter()) for t in settings.extra_image_topics}
+    return _Read(*main, views, streams.get(state), streams.get(action), sentence)
+
+
+def _distinct(frames: list[tuple[int, np.ndarray]], topic: str, dropped: Counter[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(stamps, frames) in stamp order, a frame sent again kept once (counted as repeated_frame)."""
     if len(frames) < 2:
-        raise BagImportError(f"{image}: {len(frames)} readable frame(s); at least 2 are needed")
+        raise BagImportError(f"{topic}: {len(frames)} readable frame(s); at least 2 are needed")
     frames.sort(key=lambda f: f[0])  # stable: of frames sharing a stamp, the first received comes first
     stamps = np.array([s for s, _ in frames], np.int64)
     first = np.concatenate([[True], np.diff(stamps) > 0])
     dropped["repeated_frame"] += int((~first).sum())
     if first.sum() < 2:
-        raise BagImportError(f"{image}: {int(first.sum())} distinct frame(s); at least 2 are needed")
-    return _Read(stamps[first], np.stack([f for (_, f), keep in zip(frames, first) if keep]), streams.get(state), streams.get(action), sentence)
+        raise BagImportError(f"{topic}: {int(first.sum())} distinct frame(s); at least 2 are needed")
+    return stamps[first], np.stack([f for (_, f), keep in zip(frames, first) if keep])
 
 
 def _grid(frame_stamps: np.ndarray, rate: float | None) -> tuple[np.ndarray, np.ndarray, float, float]:
@@ -261,9 +288,7 @@ def _grid(frame_stamps: np.ndarray, rate: float | None) -> tuple[np.ndarray, np.
         raise BagImportError(f"rate {fps:g} Hz is above the camera's {camera_fps:.3g} Hz: frames would repeat")
     count = int((frame_stamps[-1] - frame_stamps[0]) * fps / 1e9 + 1e-6) + 1  # at the camera's rate: one per frame
     grid = frame_stamps[0] + np.round(np.arange(count) * (1e9 / fps)).astype(np.int64)
-    after = np.clip(np.searchsorted(frame_stamps, grid), 0, len(frame_stamps) - 1)
-    before = np.clip(after - 1, 0, None)
-    nearest = np.where(np.abs(frame_stamps[after] - grid) < np.abs(frame_stamps[before] - grid), after, before)
+    nearest = _nearest(frame_stamps, grid)
     close = np.abs(frame_stamps[nearest] - grid) <= GAP_PERIODS * period
     return nearest, close, fps, camera_fps
 
@@ -276,6 +301,13 @@ def _held(stream: Stream, at: np.ndarray, tolerance_ns: float) -> tuple[np.ndarr
     return index, none_yet, ~none_yet & (at - stream.stamps[index] > tolerance_ns)
 
 
+def _nearest(stamps: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Index of the stamp nearest to each of ``at`` (of two as near, the earlier)."""
+    after = np.clip(np.searchsorted(stamps, at), 0, len(stamps) - 1)
+    before = np.clip(after - 1, 0, None)
+    return np.where(np.abs(stamps[after] - at) < np.abs(stamps[before] - at), after, before)
+
+
 def _runs(keep: np.ndarray) -> list[tuple[int, int]]:
     """[start, stop) of each run of True."""
     edges = np.flatnonzero(np.diff(np.concatenate([[0], keep.astype(np.int8), [0]])))
@@ -286,7 +318,11 @@ def bag_episodes(path: str | os.PathLike, sentence: str | None, settings: BagImp
     """The episodes of one bag (module docstring); raises ``BagReadError`` / ``BagImportError``."""
     reader = BagReader(path)
     types = reader.topics()
-    image = _pick(types, settings.image_topic, (IMAGE, COMPRESSED), "image", required=True)
+    for extra in settings.extra_image_topics:
+        _pick(types, extra, (IMAGE, COMPRESSED), "extra image", required=True)
+    mains = {t: kind for t, kind in types.items() if t not in settings.extra_image_topics}  # the only other camera
+    image = _pick(mains if settings.image_topic is None else types, settings.image_topic, (IMAGE, COMPRESSED), "image",
+                  required=True)
     state = _pick(types, settings.state_topic, (JOINT_STATE,), "state", required=False)
     action = _pick(types, settings.action_topic, ACTION_TYPES, "action", required=True) if settings.action_topic else None
     assert image is not None
@@ -309,6 +345,13 @@ def bag_episodes(path: str | os.PathLike, sentence: str | None, settings: BagImp
             dropped[f"stale_{name}"] += int((keep & stale).sum())
             keep &= ~none_yet & ~stale
             held[name] = index
+    views = {}
+    for name, (view_stamps, view_frames) in read.views.items():
+        index = _nearest(view_stamps, stamps)
+        skewed = keep & (np.abs(view_stamps[index] - stamps) > settings.view_skew * 1e9)
+        dropped["stale_view"] += int(skewed.sum())
+        keep &= ~skewed
+        views[name] = view_frames[index]
     episodes = []
     for start, stop in _runs(keep):
         if stop - start < settings.min_frames:
@@ -316,12 +359,14 @@ def bag_episodes(path: str | os.PathLike, sentence: str | None, settings: BagImp
             continue
         frames = nearest[start:stop]
         episodes.append(Episode(
-            task=task_name(sentence), sentence=sentence, images={CAMERA: read.frames[frames]}, fps=fps, success=success,
+            task=task_name(sentence), sentence=sentence, fps=fps, success=success,
+            images={CAMERA: read.frames[frames], **{name: v[start:stop] for name, v in views.items()}},
             proprio=read.state.values[held["state"][start:stop]].astype(np.float32) if read.state else None,
             actions=read.action.values[held["action"][start : stop - 1]].astype(np.float32) if read.action else None,
             env="rosbag", extras={"stamps_ns": read.frame_stamps[frames]},
             info={
-                "source_file": str(path), "image_topic": image, "state_topic": state, "action_topic": action,
+                "source_file": str(path), "image_topic": image, "extra_image_topics": list(settings.extra_image_topics),
+                "state_topic": state, "action_topic": action,
                 "proprio": read.state.names if read.state else None, "actions": read.action.names if read.action else None,
                 "camera_fps": camera_fps, "run": len(episodes),
             },
@@ -333,7 +378,8 @@ def manifest(settings: BagImportSettings) -> dict:
     """``dataset.yaml`` of imported bags: other topics, joints, sizes or rates go elsewhere."""
     return {
         "format": "amplify_ros.dataset/1", "env": "rosbag", "image_size": settings.size, "fps": settings.rate,
-        "cameras": [CAMERA], "action_free": settings.action_topic is None, "image_topic": settings.image_topic,
+        "cameras": [CAMERA, *map(camera_name, settings.extra_image_topics)], "action_free": settings.action_topic is None,
+        "image_topic": settings.image_topic, "extra_image_topics": list(settings.extra_image_topics),
         "state_topic": settings.state_topic, "state_joints": list(settings.state_joints), "action_topic": settings.action_topic,
     }
 

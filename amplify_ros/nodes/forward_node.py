@@ -17,7 +17,7 @@ from std_msgs.msg import String
 
 from amplify_ros.core.policy import MotionPrior
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
-from amplify_ros.nodes.model_io import FrameGate, MotionPublisher, declare_device, declare_image_qos, load_model
+from amplify_ros.nodes.model_io import ExtraViews, FrameGate, MotionPublisher, declare_device, declare_image_qos, load_model
 from amplify_ros.nodes.parameters import LiveParameters
 from amplify_ros.nodes.qos import latched_qos
 from amplify_ros.nodes.bringup import run_node
@@ -40,13 +40,15 @@ class ForwardNode(Node):
         self.publish_tracks = p.declare("publish_tracks", True, "decode and publish the predicted tracks and their "
                                         "overlay image after the tokens (needs the checkpoint's tokenizer)",
                                         apply=p.setter("publish_tracks"))
+        image_qos = declare_image_qos(p)
+        self.views = ExtraViews(self, self.gate, p, image_qos)  # subscribed before the main camera
         self.checkpoint = p.declare("checkpoint", "", "forward run directory or checkpoint (amplify-train forward), or "
                                     "a policy checkpoint (its forward/ is used); changing it loads the new model or "
                                     "rejects the change", apply=self._load)
         with contextlib.suppress(ValueError):  # without a model the node runs and says why on /diagnostics
             self._load(self.checkpoint)
 
-        self.create_subscription(Image, "camera/image_raw", self.on_image, declare_image_qos(p))
+        self.create_subscription(Image, "camera/image_raw", self.on_image, image_qos)
         self.create_subscription(String, "amplify/task", self.on_task, latched_qos(),
                                  callback_group=MutuallyExclusiveCallbackGroup())  # a new task lands mid-inference
         self.motion_out = MotionPublisher(self)
@@ -54,7 +56,8 @@ class ForwardNode(Node):
 
     def _load(self, path: str) -> None:
         """Load ``path`` or raise ValueError, keeping the model there was (a rejected change)."""
-        self.prior = prior = load_model(self, self.health, path, lambda p: MotionPrior.load(p, self.device))
+        self.prior = prior = load_model(self, self.health, path, lambda p: MotionPrior.load(p, self.device),
+                                         self.views.count)
         self.checkpoint = path
         tracks = "with" if prior.tokenizer is not None else "without (no predicted tracks)"
         self.get_logger().info(f"loaded forward model from {path}: {prior.image_size} px, {tracks} its tokenizer")
@@ -71,7 +74,10 @@ class ForwardNode(Node):
         if frame is None:
             return
         rgb, image = frame
-        codes = self.prior.predict(image[None], self.sentence)
+        views = self.views.stack(msg, image, self.prior.image_size)
+        if views is None:
+            return
+        codes = self.prior.predict(views, self.sentence)
         self.motion_out.publish(msg.header, codes, rgb, image, self.prior.decode_tracks if self.publish_tracks else None)
         self.health.ok((time.perf_counter() - start) * 1e3)
 

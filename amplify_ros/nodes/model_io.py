@@ -6,6 +6,8 @@
 - ``FrameGate``: the checks a camera frame passes before inference (model and task present,
   image fresh, robot state close to it, a colour encoding), each refusal counted by reason and
   logged with throttling, since it runs per frame;
+- ``ExtraViews``: the cameras a multi-view model sees besides camera/image_raw, each frame
+  paired with the main camera's by stamp;
 - ``TrackPublisher`` / ``MotionPublisher``: tracks and motion tokens in the layouts of
   docs/interfaces.md, with an overlay image drawn only while someone subscribes to it.
 """
@@ -21,7 +23,7 @@ from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from amplify_ros.control.freshness import refuse_reason
+from amplify_ros.control.freshness import StampedHistory, refuse_reason
 from amplify_ros.core.overlay import draw_tracks
 from amplify_ros.core.tracks import square, square_to_source_xy
 from amplify_ros.nodes.conversions import ImageConversionError, numpy_to_imgmsg, to_rgb
@@ -56,17 +58,18 @@ def declare_device(params: LiveParameters) -> str:
     return device
 
 
-def load_model(node: Node, health: Health, path: str, load: Callable[[str], M]) -> M:
-    """``load(path)``, a model for one camera (a relative path may name a model shipped in the
-    package, see nodes/paths.py). Raises ValueError naming what is wrong (at run
+def load_model(node: Node, health: Health, path: str, load: Callable[[str], M], views: int) -> M:
+    """``load(path)``, a model for ``views`` cameras (a relative path may name a model shipped in
+    the package, see nodes/paths.py). Raises ValueError naming what is wrong (at run
     time, a rejected parameter change) after putting it on /diagnostics and in the log."""
     if not path:
         reason = "no checkpoint: set the 'checkpoint' parameter"
     else:
         try:
             model = load(str(find(path)))
-            if model.views != 1:
-                raise ValueError(f"{path} takes {model.views} camera views; the nodes feed one camera")
+            if model.views != views:
+                raise ValueError(f"{path} takes {model.views} camera view(s); this node has {views} (camera/image_raw "
+                                 f"and the extra_cameras parameter, in the order the model was trained on)")
             health.status, health.error = "running", ""
             return model
         except (OSError, ValueError, KeyError, RuntimeError) as err:  # CheckpointError is a RuntimeError
@@ -119,6 +122,54 @@ class FrameGate:
             return None
         rgb = self.colour(msg)
         return None if rgb is None else (rgb, square(rgb, size))
+
+
+class ExtraViews:
+    """Cameras after the first, for multi-view models: ``extra_cameras`` names them, each
+    subscribed at ``<name>/image_raw`` (remap to the driver's topic) and paired with the main
+    camera's frame by nearest header stamp. Subscribe before the main camera: when frames of
+    all cameras are waiting, the executor then takes the extra ones first."""
+
+    def __init__(self, node: Node, gate: FrameGate, params: LiveParameters, qos: QoSProfile) -> None:
+        self._gate = gate
+        self.names: list[str] = list(params.declare(
+            "extra_cameras", [], "more camera views for a multi-view model, in the order it was trained on after the "
+            "first: '<name>' subscribes <name>/image_raw"))
+        self.max_skew = params.declare("max_view_skew", 0.05, "an extra camera's frame must be stamped this close to "
+                                       "the main camera's (s)", range=(0.0, 10.0), apply=self._set_max_skew)
+        self._frames: dict[str, StampedHistory[Image]] = {name: StampedHistory(size=8) for name in self.names}
+        for name in self.names:
+            node.create_subscription(Image, f"{name}/image_raw",
+                                     lambda msg, n=name: self._frames[n].add(msg, stamp_seconds(msg.header)), qos)
+
+    def _set_max_skew(self, value: float) -> None:
+        self.max_skew = value
+
+    @property
+    def count(self) -> int:
+        """Views in all: the main camera and the extra ones."""
+        return 1 + len(self.names)
+
+    def stack(self, main: Image, image: np.ndarray, size: int) -> np.ndarray | None:
+        """(V, size, size, 3): the main camera's model image ``image`` and, for each extra camera,
+        its frame nearest to ``main``; None after saying why not."""
+        views = [image]
+        stamp = stamp_seconds(main.header)
+        for name in self.names:
+            near = self._frames[name].nearest(stamp)
+            if near is None:
+                self._gate.refuse("no_view", f"no frame from {name}/image_raw yet")
+                return None
+            msg, at = near
+            if abs(at - stamp) > self.max_skew:
+                self._gate.refuse("view_skew", f"{name}/image_raw's nearest frame is {abs(at - stamp) * 1e3:.0f} ms from "
+                                  f"the camera's (max_view_skew {self.max_skew * 1e3:.0f} ms)")
+                return None
+            rgb = self._gate.colour(msg)
+            if rgb is None:
+                return None
+            views.append(square(rgb, size))
+        return np.stack(views)
 
 
 class TrackPublisher:

@@ -24,11 +24,11 @@ from std_msgs.msg import String
 from trajectory_msgs.msg import JointTrajectory
 
 from amplify_ros.control.chunking import make_chunker
-from amplify_ros.control.freshness import StateHistory
+from amplify_ros.control.freshness import StampedHistory
 from amplify_ros.core.motion_worker import MotionWorker, StampedCodes
 from amplify_ros.core.policy import ChunkPrediction, Policy
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
-from amplify_ros.nodes.model_io import FrameGate, MotionPublisher, declare_device, declare_image_qos, load_model
+from amplify_ros.nodes.model_io import ExtraViews, FrameGate, MotionPublisher, declare_device, declare_image_qos, load_model
 from amplify_ros.nodes.parameters import LiveParameters
 from amplify_ros.nodes.qos import latched_qos, state_qos
 from amplify_ros.nodes.stamps import received_seconds, stamp_seconds
@@ -53,7 +53,7 @@ class PolicyNode(Node):
         self.worker: MotionWorker | None = None  # forward_mode async
         self._published_codes: float | None = None  # stamp of the async codes last published
         self.sentence: str | None = None
-        self.states = StateHistory()  # each image is paired with the state stamped nearest to it
+        self.states = StampedHistory()  # each image is paired with the state stamped nearest to it
         self.params = p = LiveParameters(self)  # subclasses declare theirs through it too
         self.device = declare_device(p)
         self.ensemble = p.declare("ensemble", "temporal", "how chunks become commands: 'temporal' predicts every frame "
@@ -86,6 +86,8 @@ class PolicyNode(Node):
             self.publish_tracks = p.declare("publish_tracks", True, "decode and publish the predicted tracks and "
                                             "their overlay image after each command (AMPLIFY checkpoints only)",
                                             apply=p.setter("publish_tracks"))
+        image_qos = declare_image_qos(p)
+        self.views = ExtraViews(self, self.gate, p, image_qos)  # subscribed before the main camera
         self.checkpoint = p.declare("checkpoint", "", "policy run directory or checkpoint (amplify-train inverse|bc); "
                                     "changing it loads the new model or rejects the change", apply=self._load)
         with contextlib.suppress(ValueError):  # without a model the node runs and says why on /diagnostics
@@ -96,7 +98,7 @@ class PolicyNode(Node):
         # in creation order, so an image finds the state sent with it already received
         self.create_subscription(JointState, "joint_states", self.on_state, state_qos(), callback_group=sensing)
         self.create_subscription(String, "amplify/task", self.on_task, latched_qos(), callback_group=sensing)
-        self.create_subscription(Image, "camera/image_raw", self.on_image, declare_image_qos(p))
+        self.create_subscription(Image, "camera/image_raw", self.on_image, image_qos)
         reliable = QoSProfile(depth=10)
         self.chunk_pub = self.create_publisher(JointTrajectory, "amplify/action_chunk", reliable)
         self.command_pub = self.create_publisher(JointTrajectory, "amplify/command", reliable)
@@ -129,7 +131,8 @@ class PolicyNode(Node):
     def _load(self, path: str) -> None:
         """Load ``path`` or raise ValueError, keeping the model there was (a rejected change)."""
         self.policy = policy = load_model(self, self.health, path,
-                                          lambda p: Policy.load(p, self.device, with_forward=self._with_forward))
+                                          lambda p: Policy.load(p, self.device, with_forward=self._with_forward),
+                                          self.views.count)
         self.checkpoint = path
         self.names = list(self.action_names) or [f"a{i}" for i in range(policy.action_dim)]
         self._new_chunker()
@@ -159,15 +162,19 @@ class PolicyNode(Node):
     def on_image(self, msg: Image) -> None:
         self.act(msg)
 
-    def observation(self, msg: Image) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """(source RGB, model image, proprio) for ``msg`` and the robot state stamped nearest to
-        it, or None after saying why not."""
+    def observation(self, msg: Image) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """(source RGB, model image, every view's model image (V, S, S, 3), proprio) for ``msg``,
+        the other cameras' frames and the robot state stamped nearest to it, or None after saying
+        why not."""
         if not self.gate.ready(self.policy, self.sentence):
             return None
         state = self.states.nearest(stamp_seconds(msg.header))
         vec, stamp = state if state is not None else (None, None)
         frame = self.gate.model_input(msg, self.policy.image_size, self.max_image_age, vec, stamp, self.max_state_age)
-        return None if frame is None else (*frame, vec)
+        if frame is None:
+            return None
+        views = self.views.stack(msg, frame[1], self.policy.image_size)
+        return None if views is None else (*frame, views, vec)
 
     # --- acting -----------------------------------------------------------------------------
     def act(self, msg: Image, codes: np.ndarray | None = None) -> None:
@@ -176,10 +183,10 @@ class PolicyNode(Node):
         obs = self.observation(msg)
         if obs is None:
             return
-        rgb, image, proprio = obs
+        rgb, image, views, proprio = obs
         background = None
         if self.worker is not None and codes is None:  # async: every frame goes to the forward model's thread
-            self.worker.submit(image[None], self.sentence, stamp_seconds(msg.header), (msg.header, rgb, image))
+            self.worker.submit(views, self.sentence, stamp_seconds(msg.header), (msg.header, rgb, image))
             if self.chunker.needs_chunk:
                 if (background := self.background_codes(msg)) is None:
                     return
@@ -187,7 +194,7 @@ class PolicyNode(Node):
         pred = None
         if self.chunker.needs_chunk:
             try:
-                pred = self.policy.predict(image[None], proprio, self.sentence, codes)
+                pred = self.policy.predict(views, proprio, self.sentence, codes)
             except ValueError as err:
                 self.gate.refuse("bad_input", str(err))
                 return

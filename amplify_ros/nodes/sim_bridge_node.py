@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 
 import numpy as np
 from geometry_msgs.msg import TwistStamped
@@ -25,7 +26,7 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState
-from std_msgs.msg import Bool, String
+from std_msgs.msg import Bool, Header, String
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
@@ -40,7 +41,16 @@ from amplify_ros.nodes.stamps import header_at, stamp_seconds
 from amplify_ros.nodes.tensor_msgs import trajectory_to_chunk
 from amplify_ros.sim.metaworld_env import ACTION_DIM
 from amplify_ros.sim.session import EE_STATE_NAMES, EpisodeResult, SimSession, check_action
-from amplify_ros.nodes.bringup import run_node
+from amplify_ros.nodes.bringup import NodeStartError, run_node
+
+
+@dataclass(frozen=True)
+class SimCamera:
+    name: str  # MuJoCo camera
+    frame_id: str
+    k: np.ndarray  # 3x3 intrinsics
+    image_pub: object
+    info_pub: object
 
 
 class SimBridgeNode(Node):
@@ -51,7 +61,10 @@ class SimBridgeNode(Node):
         task = p.declare("task", "button-press-topdown", "Meta-World task (e.g. door-open); changing it starts "
                          "episode 0 of the new task", apply=self._set_task)
         image_size = p.declare("image_size", 128, "rendered image side (px)", range=(32, 1024))
-        camera = p.declare("camera", "corner", "MuJoCo camera to render")
+        camera = p.declare("camera", "corner", "MuJoCo camera to render on camera/image_raw")
+        self.extra_cameras = p.declare("extra_cameras", [], "more MuJoCo cameras (e.g. corner2, gripperPOV), each on "
+                                       "<name>/image_raw + <name>/camera_info with the main frame's stamp, published "
+                                       "before it (for multi-view policies: the same names in their extra_cameras)")
         seed = p.declare("seed", 1_000_003, "episode i starts from a variation seeded by (seed, task, i)",
                          range=(0, 2**31 - 1))
         self.mode = p.declare("mode", "lockstep", "lockstep: wait for each frame's command; realtime: step at "
@@ -73,11 +86,13 @@ class SimBridgeNode(Node):
 
         repeat = p.declare("action_repeat", 1, "simulator steps per frame and command: a policy trained on data "
                            "recorded with --action-repeat K acts every K steps (80/K Hz)", range=(1, 100))
-        self.session = SimSession(task, image_size, camera, seed, max_steps, repeat)
-        self._k = self.session.sim.camera_models[camera].intrinsics()
+        try:
+            self.session = SimSession(task, image_size, (camera, *self.extra_cameras), seed, max_steps, repeat)
+        except ValueError as err:  # a camera the task's model does not have
+            raise NodeStartError(str(err)) from err
         qos = image_qos(p.declare("image_qos", "reliable", "camera QoS (see policy_node)", choices=("sensor_data", "reliable")))
-        self.image_pub = self.create_publisher(Image, "camera/image_raw", qos)
-        self.info_pub = self.create_publisher(CameraInfo, "camera/camera_info", qos)
+        self.cameras = [self.camera_out(camera, "camera", self.frame_id, qos)]
+        self.cameras += [self.camera_out(name, name, f"{name}_optical_frame", qos) for name in self.extra_cameras]
         self.joints_pub = self.create_publisher(JointState, "joint_states", 10)
         self.ee_pub = self.create_publisher(JointState, "ee_state", 10)
         self.clock_pub = self.create_publisher(Clock, "/clock", 10)
@@ -102,6 +117,12 @@ class SimBridgeNode(Node):
         else:
             self.create_timer(1.0 / self.rate, self.realtime_step)
 
+    def camera_out(self, name: str, namespace: str, frame_id: str, qos: QoSProfile) -> SimCamera:
+        """The publishers of one rendered camera: <namespace>/image_raw and <namespace>/camera_info."""
+        return SimCamera(name, frame_id, self.session.sim.camera_models[name].intrinsics(),
+                         self.create_publisher(Image, f"{namespace}/image_raw", qos),
+                         self.create_publisher(CameraInfo, f"{namespace}/camera_info", qos))
+
     # --- parameters -------------------------------------------------------------------------
     def _set_task(self, task: str) -> None:
         self.session.set_task(task)  # raises ValueError naming the valid tasks: the change is rejected
@@ -121,9 +142,11 @@ class SimBridgeNode(Node):
         names, q = self.session.arm_joints()
         self.joints_pub.publish(JointState(header=header, name=names, position=q.tolist()))
         self.ee_pub.publish(JointState(header=header, name=EE_STATE_NAMES, position=self.session.ee_state().astype(float).tolist()))
-        image = self.session.render()
-        self.info_pub.publish(camera_info(self._k, *image.shape[:2], header))
-        self.image_pub.publish(numpy_to_imgmsg(image, "rgb8", header))
+        for cam in reversed(self.cameras):  # the main camera last: when it arrives, the others are there
+            image = self.session.render(cam.name)
+            frame = Header(stamp=header.stamp, frame_id=cam.frame_id)
+            cam.info_pub.publish(camera_info(cam.k, *image.shape[:2], frame))
+            cam.image_pub.publish(numpy_to_imgmsg(image, "rgb8", frame))
         if self.expert_pub is not None:  # after the frame: a teleoperator acts on what it sees
             self.expert_pub.publish(twist_stamped_msg(action_twist(self.session.expert_action()), header))
         self._frame_stamp = self.session.time

@@ -41,16 +41,18 @@ class EpisodeResult:
 class SimSession:
     """Episodes of one task with seeds derived from (``seed``, task, episode index)."""
 
-    def __init__(self, task: str, image_size: int = 128, camera: str = "corner", seed: int = 1_000_003,
+    def __init__(self, task: str, image_size: int = 128, cameras: tuple[str, ...] = ("corner",), seed: int = 1_000_003,
                  max_steps: int = 500, action_repeat: int = 1) -> None:
         if action_repeat < 1:
             raise ValueError(f"action_repeat must be >= 1, got {action_repeat}")
         self.action_repeat = action_repeat
-        self.camera = camera
+        if not cameras:
+            raise ValueError("a session renders at least one camera")
+        self.cameras = tuple(cameras)
         self.image_size = image_size
         self.seed = seed
         self.max_steps = max_steps
-        self.sim = MetaWorldTask(task, image_size, (camera,))
+        self.sim = MetaWorldTask(task, image_size, self.cameras)
         self.episode = -1
         self.step_in_episode = 0
         self.total_steps = 0  # across episodes: the simulation clock
@@ -79,7 +81,7 @@ class SimSession:
         task = canonical(task)  # raises ValueError naming the known tasks
         if task != self.sim.task:
             self.sim.close()
-            self.sim = MetaWorldTask(task, self.image_size, (self.camera,))
+            self.sim = MetaWorldTask(task, self.image_size, self.cameras)
             self.episode = -1
         self.new_episode()
 
@@ -88,8 +90,9 @@ class SimSession:
         self.step_in_episode = 0
         self.sim.reset(episode_seed(self.seed, self.task, self.episode))
 
-    def render(self) -> np.ndarray:
-        return self.sim.render(self.camera)
+    def render(self, camera: str | None = None) -> np.ndarray:
+        """(H, W, 3) uint8 from ``camera`` (default: the first)."""
+        return self.sim.render(camera or self.cameras[0])
 
     def ee_state(self) -> np.ndarray:
         return self.sim.proprio()

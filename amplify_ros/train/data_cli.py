@@ -101,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", type=Path, required=True, help="dataset folder (created, or extended if made with the same settings)")
     b.add_argument("--task", default=None, help="the task in words (default: the bag's /amplify/task message)")
     b.add_argument("--image-topic", default=None, help="sensor_msgs/Image or CompressedImage topic (default: the bag's only one)")
+    b.add_argument("--extra-image-topic", action="append", default=[], metavar="TOPIC",
+                   help="another camera for multi-view models (repeat for more, in the model's order); named after its "
+                        "topic (/wrist/image_raw -> wrist), each frame paired with the main camera's nearest")
+    b.add_argument("--view-skew", type=_nonneg_float, default=0.05,
+                   help="seconds an extra camera's frame may be from the main camera's (default 0.05)")
     b.add_argument("--state-topic", default=None, help="sensor_msgs/JointState topic (default: the bag's only one, if any)")
     b.add_argument("--state-joints", default="", help="comma-separated joints for proprio (default: those most messages name)")
     b.add_argument("--action-topic", default=None, help="JointTrajectory, Float64MultiArray or TwistStamped topic (default: no actions)")
@@ -291,13 +296,14 @@ def _import_status(imported: int, skipped: int, what: str, out: Path) -> int:
 def cmd_import_bag(args: argparse.Namespace) -> int:
     from amplify_ros.data.bag_import import DROP_REASONS, BagImportSettings, import_bags
 
-    settings = BagImportSettings(
-        image_topic=args.image_topic, state_topic=args.state_topic, action_topic=args.action_topic,
-        state_joints=tuple(j.strip() for j in args.state_joints.split(",") if j.strip()),
-        rate=args.rate, tolerance=args.tolerance, size=args.size,
-    )
     imported = skipped = 0
     try:
+        settings = BagImportSettings(
+            image_topic=args.image_topic, state_topic=args.state_topic, action_topic=args.action_topic,
+            state_joints=tuple(j.strip() for j in args.state_joints.split(",") if j.strip()),
+            rate=args.rate, tolerance=args.tolerance, size=args.size,
+            extra_image_topics=tuple(args.extra_image_topic), view_skew=args.view_skew,
+        )
         for result in import_bags(args.bags, args.task, args.out, settings):
             for note in result.notes:
                 print(f"amplify-data: {result.source}: {note}", file=sys.stderr)
@@ -309,7 +315,7 @@ def cmd_import_bag(args: argparse.Namespace) -> int:
             print(f"{result.source} -> {len(result.paths)} episode(s) from {result.paths[0]}, {result.frames} frames", file=sys.stderr)
             if result.dropped:
                 print("  dropped: " + "; ".join(f"{n} {DROP_REASONS[k]}" for k, n in result.dropped.items()), file=sys.stderr)
-    except ValueError as e:  # a task sentence that names no folder
+    except ValueError as e:  # a task sentence that names no folder, clashing camera names
         raise CliError(str(e)) from None
     return _import_status(imported, skipped, "bag", args.out)
 
