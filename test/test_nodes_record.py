@@ -43,10 +43,13 @@ def ns(msg) -> int:
 
 
 def test_the_sim_expert_teleoperates_an_episode_that_is_recorded_and_imported_with_its_actions(ros, tmp_path):
+    """... and with a second camera, as a multi-view policy needs."""
     doc = yaml.safe_load((REPO / "config" / "sim_record.yaml").read_text())
-    doc["amplify_sim_bridge"]["ros__parameters"].update(image_size=64, max_steps=30, command_timeout=0.3)
+    doc["amplify_sim_bridge"]["ros__parameters"].update(image_size=64, max_steps=30, command_timeout=0.3,
+                                                        extra_cameras=["corner2"])
     doc["amplify_recorder"]["ros__parameters"].update(output_dir=str(tmp_path / "rec"), write_episodes=True,
-                                                      dataset_dir=str(tmp_path / "converted"), dataset_image_size=64)
+                                                      dataset_dir=str(tmp_path / "converted"), dataset_image_size=64,
+                                                      extra_cameras=["corner2"])
     (config := tmp_path / "sim_record.yaml").write_text(yaml.safe_dump(doc))
     nodes = build_nodes(config)
     bridge, recorder = nodes[0], nodes[2]
@@ -71,10 +74,12 @@ def test_the_sim_expert_teleoperates_an_episode_that_is_recorded_and_imported_wi
         stop_executor(executor, nodes)
     assert json.loads(results[1].data)["steps"] == 30
 
-    assert data_main(["import-bag", str(bag), "--out", str(tmp_path / "ds"), "--action-topic", "/amplify/command", "--size", "64"]) == 0
+    assert data_main(["import-bag", str(bag), "--out", str(tmp_path / "ds"), "--action-topic", "/amplify/command", "--size", "64",
+                      "--extra-image-topic", "/corner2/image_raw"]) == 0
     (path,) = (tmp_path / "ds").glob("*/episode_*.h5")
     ep = read_episode(path)
     assert ep.num_frames == 30 and ep.actions.shape == (29, 4) and ep.success is True
+    assert ep.images["corner2"].shape == (30, 64, 64, 3) and not np.array_equal(ep.images["corner2"], ep.images["camera"])
     assert ep.sentence == bridge.session.sentence and ep.info["proprio"] == ["ee_x", "ee_y", "ee_z", "gripper"]
     commands = {ns(m): m.points[0].positions for m in probe.got["amplify/command"]}
     twists = {ns(m): m.twist for m in probe.got["sim/expert_twist"]}
@@ -85,7 +90,8 @@ def test_the_sim_expert_teleoperates_an_episode_that_is_recorded_and_imported_wi
     assert np.abs(ep.proprio[-1, :3] - ep.proprio[0, :3]).max() > 0.05  # the expert moved the hand (m)
     (converted,) = (tmp_path / "converted").glob("*/episode_*.h5")  # write_episodes made the same episode
     same = read_episode(converted)
-    assert same.success is True and np.array_equal(same.actions, ep.actions) and np.array_equal(same.images["camera"], ep.images["camera"])
+    assert same.success is True and np.array_equal(same.actions, ep.actions)
+    assert all(np.array_equal(same.images[c], ep.images[c]) for c in ("camera", "corner2"))
 
 
 @pytest.fixture

@@ -69,6 +69,10 @@ class RecorderNode(Node):
         entries = p.declare("topics", TELEOP_TOPICS if self.mode == "teleop" else CAMERA_TOPICS,
                             "topics to record, each 'topic' (type from the graph) or 'topic:pkg/msg/Type'; "
                             "action_free mode skips the types it does not record")
+        self.extra_cameras = p.declare("extra_cameras", [], "more cameras to record, as the policy's extra_cameras: "
+                                       "'<name>' adds <name>/image_raw and <name>/camera_info (and write_episodes "
+                                       "imports them as views)")
+        entries = [*entries, *(f"{name}/{stream}" for name in self.extra_cameras for stream in ("image_raw", "camera_info"))]
         self.output_dir = p.declare("output_dir", "recordings", "episode i is the bag <output_dir>/<name>_<iiii> "
                                     "(applies to the next episode)", apply=p.setter("output_dir"))
         self.episode_name = p.declare("name", "episode", "episode folder prefix (applies to the next episode)",
@@ -201,6 +205,7 @@ class RecorderNode(Node):
         image = self.resolve_topic_name("camera/image_raw")
         settings = BagImportSettings(
             image_topic=image if image in self._recorded else None, size=self.dataset_image_size,
+            extra_image_topics=tuple(self.resolve_topic_name(f"{name}/image_raw") for name in self.extra_cameras),
             action_topic=self.action_topic if self.mode == "teleop" and self.action_topic in self._recorded else None,
             task_topic=self.resolve_topic_name("amplify/task"),
         )
