@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import termios
+import time
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,22 @@ def test_keys_typed_in_a_terminal_drive_the_arm_while_held_and_the_terminal_is_g
     assert termios.tcgetattr(slave) == before  # cbreak mode undone
     os.close(master)
     os.close(slave)
+
+
+def test_a_terminal_that_goes_away_stops_the_keyboard_and_not_the_node(ros):
+    master, slave = os.openpty()
+    keyboard = KeyboardTeleopNode(keys_fd=slave)
+    try:
+        os.write(master, b"w")
+        keyboard.tick()
+        assert keyboard.keys.twist(time.monotonic()) is not None  # moving
+        os.close(master)  # the window closes: reading the terminal now fails
+        keyboard.tick()
+        assert keyboard.keys.twist(time.monotonic()) is None and "keyboard lost" in keyboard.health.error
+        keyboard.tick()  # and keeps failing quietly
+    finally:
+        keyboard.destroy_node()
+        os.close(slave)
 
 
 def test_without_a_terminal_the_node_refuses_to_start_and_says_how_to_run_it(ros):

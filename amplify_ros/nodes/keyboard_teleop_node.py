@@ -13,6 +13,7 @@ refuses to start and says how to run it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import sys
@@ -63,6 +64,8 @@ class KeyboardTeleopNode(Node):
         self.diagnostics = DiagnosticsReporter(self, self.health)
         self._terminal = termios.tcgetattr(self.fd)
         tty.setcbreak(self.fd)
+        self._poll = select.poll()
+        self._poll.register(self.fd, select.POLLIN | select.POLLHUP | select.POLLERR)
         self.create_timer(1.0 / rate, self.tick)
         self.health.status = "running"
         self.get_logger().info(HELP)
@@ -74,16 +77,31 @@ class KeyboardTeleopNode(Node):
         self.keys.hold = value
 
     def tick(self) -> None:
+        if self.fd < 0:  # the terminal is gone: nothing more is sent, not even publish_when_idle's zeros
+            return
         now = time.monotonic()
-        if select.select([self.fd], [], [], 0.0)[0]:
-            typed = os.read(self.fd, 256).decode(errors="ignore")
-            if self.keys.feed(typed, now):
+        if self._poll.poll(0):  # a key, or the terminal hung up
+            try:
+                data, why = os.read(self.fd, 256), "end of input"
+            except OSError as err:
+                data, why = b"", str(err)
+            if not data:  # the terminal went away (window closed, ssh dropped): stop, keep the graph up
+                self.lose_terminal(now, why)
+                return
+            if self.keys.feed(data.decode(errors="ignore"), now):
                 self.get_logger().info(self.keys.status(now))
         twist = self.keys.twist(now)
         if twist is None and self.publish_when_idle:
             twist = self.keys.idle_twist()
         if twist is not None:
             self.publish(twist)
+
+    def lose_terminal(self, now: float, why: str) -> None:
+        self._poll.unregister(self.fd)
+        self.fd = -1
+        self.keys.feed(" ", now)  # stop now
+        self.health.status, self.health.error = "no terminal", f"keyboard lost: {why}"
+        self.get_logger().error(f"the terminal is gone ({why}): no more keyboard input, nothing is sent")
 
     def publish(self, fields: TwistFields) -> None:
         start = time.perf_counter()
@@ -99,7 +117,9 @@ class KeyboardTeleopNode(Node):
         self.health.ok((time.perf_counter() - start) * 1e3)
 
     def destroy_node(self) -> None:
-        termios.tcsetattr(self.fd, termios.TCSADRAIN, self._terminal)  # give the terminal back as it was
+        if self.fd >= 0:
+            with contextlib.suppress(termios.error):  # give the terminal back as it was, if it is still there
+                termios.tcsetattr(self.fd, termios.TCSADRAIN, self._terminal)
         super().destroy_node()
 
 
