@@ -42,6 +42,20 @@ def test_policies_load_alone_and_predict_chunks(runs):
         policy.predict(images, np.array([0, np.nan, 0, 0], np.float32), "push")
 
 
+def test_two_cameras_train_into_a_two_view_policy(tmp_path):
+    """A recording with a wrist camera (import-bag --extra-image-topic) through the whole trainer."""
+    data = tiny_dataset(tmp_path / "ds", episodes=2, cameras=("camera", "wrist"))
+    assert train_tokenizer(data, tmp_path / "tok", 2) == 0
+    common = ["--max-steps", "2", "--batch-size", "4", "--ckpt-every", "2", "--val-every", "2", *sets(TINY_FORWARD)]
+    assert train_main(["forward", "--data", str(data), "--out", str(tmp_path / "fwd"), "--tokenizer", str(tmp_path / "tok"), *common]) == 0
+    assert train_main(["inverse", "--data", str(data), "--out", str(tmp_path / "inv"), "--forward", str(tmp_path / "fwd"),
+                       "--chunk", "4", *common]) == 0
+    policy = Policy.load(tmp_path / "inv")
+    assert policy.views == 2 and policy.cameras == ["camera", "wrist"] and policy.motion.views == 2
+    pred = policy.predict(np.zeros((2, 32, 32, 3), np.uint8), np.zeros(4, np.float32), "push the block")
+    assert pred.actions.shape == (4, 4) and pred.codes is not None
+
+
 def test_inverse_training_skips_action_free_episodes(tmp_path, runs, capsys):
     data = tiny_dataset(tmp_path / "ds", episodes=2, actions=False)
     assert train_main(["bc", "--data", str(data), "--out", str(tmp_path / "bc"), "--max-steps", "2", *sets(TINY_FORWARD)]) == 2

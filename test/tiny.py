@@ -10,8 +10,10 @@ from amplify_ros.data.episode import Episode, Tracks, write_episode
 SIZE, POINTS, HORIZON = 32, 16, 6
 
 
-def tiny_dataset(root: Path, episodes: int = 4, frames: int = 12, tasks=("push", "reach"), actions: bool = True) -> Path:
-    """Episodes whose points drift right at a task-dependent speed, over images that show it."""
+def tiny_dataset(root: Path, episodes: int = 4, frames: int = 12, tasks=("push", "reach"), actions: bool = True,
+                 cameras: tuple[str, ...] = ("cam",)) -> Path:
+    """Episodes whose points drift right at a task-dependent speed, over images that show it
+    (every camera the same scene, a little brighter each)."""
     prepare(root, {"env": "synthetic", "image_size": SIZE})
     rng = np.random.default_rng(0)
     grid = np.stack(np.meshgrid(np.linspace(-0.75, 0.75, 4), np.linspace(-0.75, 0.75, 4), indexing="ij"), -1).reshape(-1, 2)
@@ -23,10 +25,10 @@ def tiny_dataset(root: Path, episodes: int = 4, frames: int = 12, tasks=("push",
             images = np.full((frames, SIZE, SIZE, 3), 40 + 100 * ti, np.uint8)
             images += rng.integers(0, 20, images.shape, dtype=np.uint8)
             ep = Episode(
-                task=task, sentence=f"{task} the block", images={"cam": images}, fps=10.0,
+                task=task, sentence=f"{task} the block", images={c: images + 10 * i for i, c in enumerate(cameras)}, fps=10.0,
                 proprio=rng.normal(size=(frames, 4)).astype(np.float32),
                 actions=np.full((frames - 1, 4), 0.1 * (ti + 1), np.float32) if actions else None,
-                tracks={"cam": Tracks(points.copy(), np.ones((frames, HORIZON, POINTS), bool), "oracle")},
+                tracks={c: Tracks(points.copy(), np.ones((frames, HORIZON, POINTS), bool), "oracle") for c in cameras},
                 success=True, seed=e, env="synthetic",
             )
             write_episode(episode_path(root, task, e), ep)
