@@ -53,10 +53,10 @@ COMMON = {"image_qos": "reliable", "state_names": STATE, "action_names": ["ee_dx
           "max_state_age": 0.1, "publish_tracks": False}
 
 
-def graph_configs(graph: str, checkpoint: Path) -> list[dict]:
+def graph_configs(graph: str, checkpoint: Path, max_codes_age: float) -> list[dict]:
     """One config per process."""
     if graph in ("policy", "async", "bc"):
-        mode = {"forward_mode": "async"} if graph == "async" else {}
+        mode = {"forward_mode": "async", "max_codes_age": max_codes_age} if graph == "async" else {}
         return [{"amplify_bringup": {"ros__parameters": {"nodes": ["policy_node"]}},
                  "amplify_policy": {"ros__parameters": {"checkpoint": str(checkpoint), **COMMON, **mode}}}]
     return [{"amplify_bringup": {"ros__parameters": {"nodes": ["forward_node"]}},
@@ -105,11 +105,12 @@ class Camera(Node):
             self.diagnostics[status.name] = {v.key: v.value for v in status.values}
 
 
-def measure(graph: str, checkpoint: Path, frames: int, rate: float, warmup: int, domain: int, size: tuple[int, int]) -> dict:
+def measure(graph: str, checkpoint: Path, frames: int, rate: float, warmup: int, domain: int, size: tuple[int, int],
+            max_codes_age: float) -> dict:
     env = {**os.environ, "ROS_DOMAIN_ID": str(domain), "OMP_NUM_THREADS": "1"}
     with tempfile.TemporaryDirectory() as tmp:
         procs = []
-        for i, doc in enumerate(graph_configs(graph, checkpoint)):
+        for i, doc in enumerate(graph_configs(graph, checkpoint, max_codes_age)):
             config = Path(tmp) / f"{graph}_{i}.yaml"
             config.write_text(yaml.safe_dump(doc))
             procs.append(subprocess.Popen([str(BIN / "amplify-bringup"), str(config)], env=env,
@@ -157,13 +158,15 @@ def main() -> int:
     p.add_argument("--rate", type=float, default=30.0)
     p.add_argument("--size", default="640x480", help="camera image WIDTHxHEIGHT (rgb8)")
     p.add_argument("--transport", default="DEFAULT", help="FASTDDS_BUILTIN_TRANSPORTS for every process")
+    p.add_argument("--max-codes-age", type=float, default=0.2, help="the async graph's max_codes_age (s)")
     p.add_argument("--out", type=Path, default=RESULTS)
     a = p.parse_args()
     os.environ["FASTDDS_BUILTIN_TRANSPORTS"] = a.transport  # before any participant: this process and the nodes
     graphs = a.graphs.split(",") + (["bc"] if a.bc_checkpoint else [])
     checkpoints = {"bc": a.bc_checkpoint.resolve() if a.bc_checkpoint else None}
     width, height = (int(v) for v in a.size.split("x"))
-    rows = [measure(g, checkpoints.get(g) or a.checkpoint.resolve(), a.frames, a.rate, a.warmup, 90 + i, (height, width))
+    rows = [measure(g, checkpoints.get(g) or a.checkpoint.resolve(), a.frames, a.rate, a.warmup, 90 + i, (height, width),
+                    a.max_codes_age)
             for i, g in enumerate(graphs)]
     print("| graph | frames sent | chunks received | dropped | p50 ms | p95 ms | max ms |")
     print("|---|---|---|---|---|---|---|")
@@ -175,6 +178,7 @@ def main() -> int:
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps({"rate_hz": a.rate, "image": f"{a.size} rgb8, reliable keep-last 1",
                                  "fastdds_transport": a.transport, "checkpoint": str(a.checkpoint),
+                                 "async_max_codes_age": a.max_codes_age,
                                  "cpu_threads": 1, "rows": rows}, indent=2) + "\n")
     return 0
 
