@@ -1,6 +1,7 @@
 """The forward model on its own thread: newest frame only, codes by stamp and sentence, resets, errors."""
 
 import threading
+import time
 
 import numpy as np
 
@@ -48,7 +49,7 @@ def busy_worker() -> tuple[Gated, MotionWorker]:
     worker = MotionWorker(predictor)
     worker.submit(frame(1), "push", 1.0)
     while not predictor.seen:
-        threading.Event().wait(0.01)
+        time.sleep(0.01)
     return predictor, worker
 
 
@@ -72,7 +73,7 @@ def test_a_reset_drops_the_prediction_in_flight_and_errors_are_reported_not_fata
         assert worker.codes_for(1.0, "push", 1.0, 0.3) is None
         worker.submit(frame(2), "explode", 2.0)
         while worker.error is None:
-            threading.Event().wait(0.01)
+            time.sleep(0.01)
         assert "boom" in worker.error
         worker.submit(frame(4), "push", 4.0)
         assert worker.codes_for(4.0, "push", 0.0, 5.0).codes[0] == 4 and worker.error is None

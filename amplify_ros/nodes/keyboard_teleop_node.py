@@ -24,10 +24,12 @@ import tty
 from geometry_msgs.msg import Twist, TwistStamped
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
+from std_msgs.msg import Header
 
 from amplify_ros.control.commands import TwistFields
 from amplify_ros.control.keyboard import HELP, SPEED_RANGE, KeyboardTwist
 from amplify_ros.nodes.bringup import NodeStartError, run_node
+from amplify_ros.nodes.command_msgs import twist_stamped_msg
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
 from amplify_ros.nodes.parameters import LiveParameters
 
@@ -45,7 +47,7 @@ class KeyboardTeleopNode(Node):
         if not os.isatty(self.fd):
             raise NotATerminal("keyboard_teleop_node reads keys from its terminal and stdin is not one: run it in a "
                                "terminal of its own (`ros2 run amplify_ros keyboard_teleop_node`, or `amplify-bringup "
-                               "sim_keyboard`); in a launch file give the node prefix='xterm -e'")
+                               "sim_keyboard`); our launch files open one for it (launch argument terminal:=\"xterm -e\")")
         self.health = Health()
         p = LiveParameters(self)
         self.keys = KeyboardTwist(
@@ -105,15 +107,8 @@ class KeyboardTeleopNode(Node):
 
     def publish(self, fields: TwistFields) -> None:
         start = time.perf_counter()
-        twist = Twist()
-        (twist.linear.x, twist.linear.y, twist.linear.z) = fields.linear
-        (twist.angular.x, twist.angular.y, twist.angular.z) = fields.angular
-        if self.stamped:
-            msg = TwistStamped(twist=twist)
-            msg.header.stamp = self.get_clock().now().to_msg()
-            self.twist_pub.publish(msg)
-        else:
-            self.twist_pub.publish(twist)
+        msg = twist_stamped_msg(fields, Header(stamp=self.get_clock().now().to_msg()))
+        self.twist_pub.publish(msg if self.stamped else msg.twist)
         self.health.ok((time.perf_counter() - start) * 1e3)
 
     def destroy_node(self) -> None:
