@@ -25,9 +25,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
 from amplify_ros.sim.metaworld_tasks import resolve_tasks
+from amplify_ros.train.tb_logs import training_seconds
 
 RESULTS = Path(__file__).parent / "results" / "policy.json"
 BIN = Path(sys.executable).parent
@@ -42,16 +42,6 @@ def run(cmd: list[str], out: Path) -> float:
         cmd = [*cmd, "--resume"]
     subprocess.run(cmd, check=True)
     return training_seconds(out)
-
-
-def training_seconds(run_dir: Path) -> float:
-    """Wall time between the first and last TensorBoard event of each training session, summed:
-    a resumed run counts every session, and a finished run resumed only to evaluate adds ~0."""
-    total = 0.0
-    for events in sorted((run_dir / "tb").glob("events.out.tfevents.*")):
-        times = [e.wall_time for e in EventFileLoader(str(events)).Load()]
-        total += times[-1] - times[0] if times else 0.0
-    return total
 
 
 def success_chart(rows: list[dict], tasks: list[str]) -> np.ndarray:

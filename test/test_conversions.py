@@ -39,6 +39,8 @@ def test_colour_conversions():
 def test_bad_messages_are_clear_errors():
     with pytest.raises(ImageConversionError, match="unsupported image encoding 'yuv422'"):
         imgmsg_to_numpy(Image(height=1, width=1, encoding="yuv422", step=2, data=b"ab"))
+    with pytest.raises(ImageConversionError, match="empty rgb8 image \\(0x0\\)"):
+        to_rgb(Image(height=0, width=0, encoding="rgb8", step=0, data=b""))
     with pytest.raises(ImageConversionError, match="needs step >= 12"):
         imgmsg_to_numpy(Image(height=2, width=4, encoding="rgb8", step=8, data=bytes(16)))
     with pytest.raises(ImageConversionError, match="needs a \\(H, W, 3\\) uint8 array"):

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from amplify_ros.core.metrics import delta_auc, delta_avg, mse, occlusion_accuracy, pixel_accuracy, track_metrics
+from amplify_ros.core.metrics import (delta_auc, delta_avg, moving_tracks, mse, occlusion_accuracy, pixel_accuracy,
+                                      track_metrics)
 
 PX = 1 / 64
 SIZE = (128, 128)
@@ -39,3 +40,11 @@ def test_mask_selects_points_and_sizes_scale_each_axis():
 
 def test_occlusion_accuracy():
     assert occlusion_accuracy(np.array([True, False, True]), np.array([True, True, True])) == pytest.approx(2 / 3)
+
+
+def test_a_moving_track_gets_more_than_a_pixel_from_its_start_at_any_step():
+    tracks = np.zeros((2, 5, 3, 2))  # (windows, steps, points, row/col) on a 64 px image: 1 px = 1/32
+    tracks[0, 2, 0, 1] = 1.5 / 32  # point 0 goes 1.5 px away and comes back: moving
+    tracks[0, :, 1, 0] = 0.9 / 32  # point 1 starts off-grid and stays: still
+    tracks[1, 1:, 2] = 0.8 / 32  # point 2 goes 0.8 px along both axes (1.13 px): moving
+    assert moving_tracks(tracks, (64, 64)).tolist() == [[True, False, False], [False, False, True]]

@@ -23,15 +23,16 @@ def test_the_truth_scores_perfectly():
     m = compare(gt, gt, (64, 64))
     assert m["mse"] == 0 and m["pixel_acc"] == 1 and m["delta_avg"] == 1 and m["occlusion_acc"] == 1
     assert m["delta_avg_moving"] == 1
-    assert m["moving_fraction"] == pytest.approx(2 * 13 / (2 * 15 * 400 - 2 * 8))  # steps 3..15 of point 0
+    # point 0's track gets 7.5 px from its start: all its steps after the query are moving ones
+    assert m["moving_fraction"] == pytest.approx(2 * 15 / (2 * 15 * 400 - 2 * 8))
 
 
 def test_a_tracker_that_stands_still_is_wrong_only_where_things_move():
     gt = truth()
     still = Tracks(np.broadcast_to(gt.points[:, :1], gt.points.shape).copy(), np.ones_like(gt.visible), "lk")
     m = compare(still, gt, (64, 64))
-    # moving: point 0 at steps 3..15, off by 1.5 .. 7.5 px; thresholds 1, 2, 4, 8, 16 px
-    assert m["delta_avg_moving"] == pytest.approx(np.mean([0, 1 / 13, 5 / 13, 1, 1]))
+    # moving: point 0 at steps 1..15, off by 0.5 .. 7.5 px; thresholds 1, 2, 4, 8, 16 px
+    assert m["delta_avg_moving"] == pytest.approx(np.mean([1 / 15, 3 / 15, 7 / 15, 1, 1]))
     assert m["occlusion_acc"] == pytest.approx(1 - 8 / (15 * 400))  # point 1's hidden steps
     with pytest.raises(ValueError, match="layout"):
         compare(Tracks(gt.points[:1], gt.visible[:1], "lk"), gt, (64, 64))

@@ -56,9 +56,10 @@ def test_checkpoint_round_trip_gives_identical_outputs(tokenizer_run, tmp_path):
 
     model, stats = load_checkpoint(tokenizer_run, "tokenizer")
     tracks = torch.rand(2, 1, 6, 16, 2) * 2 - 1
+    images = torch.randint(0, 255, (2, 1, 32, 32, 3), dtype=torch.uint8)
     save_checkpoint(tmp_path / "copy", "tokenizer", model, stats)
     again, _ = load_checkpoint(tmp_path / "copy", "tokenizer")
-    assert torch.equal(model.reconstruct(tracks), again.reconstruct(tracks))
+    assert torch.equal(model.reconstruct(tracks, images), again.reconstruct(tracks, images))
 
 
 def test_resume_continues_exactly(data, tmp_path, monkeypatch):
@@ -84,6 +85,9 @@ def test_rerun_without_resume_or_with_other_settings_is_refused(tokenizer_run, d
     assert "pass --resume" in capsys.readouterr().err
     assert train_tokenizer(data, tokenizer_run, 30, "--resume", "--lr", "0.1") == 2
     assert "other settings" in capsys.readouterr().err
+    # what is logged and kept, and the same folders named another way, are not other settings
+    relative = Path(os.path.relpath(data))
+    assert train_tokenizer(relative, tokenizer_run, 30, "--resume", "--val-every", "7", "--ckpt-every", "9") == 0
 
 
 def test_forward_model_trains_on_tokenizer_codes_and_evaluates(data, tokenizer_run, tmp_path, capsys):
@@ -114,6 +118,26 @@ def test_forward_needs_a_tokenizer_that_fits_the_data(data, tokenizer_run, tmp_p
     (bad / "stats.json").write_text(json.dumps({**stats, "image_size": 64}))
     assert train_main(["forward", "--data", str(other), "--out", str(tmp_path / "b"), "--tokenizer", str(bad), *sets(TINY_FORWARD)]) == 2
     assert "image_size: model 64, data 32" in capsys.readouterr().err
+
+
+def test_a_checkpoint_of_another_frame_rate_is_refused_and_one_without_a_rate_flagged(data, tokenizer_run, tmp_path, capsys):
+    import shutil
+
+    stats = json.loads((resolve(tokenizer_run) / "stats.json").read_text())
+    assert stats["fps"] == 10.0  # the tiny episodes' rate, recorded at training
+    for name, changed in (("fast", {**stats, "fps": 80.0}), ("unknown", {k: v for k, v in stats.items() if k != "fps"})):
+        shutil.copytree(resolve(tokenizer_run), tmp_path / name)
+        (tmp_path / name / "stats.json").write_text(json.dumps(changed))
+    capsys.readouterr()
+    argv = ["tracks", "--data", str(data), "--split-from", str(tokenizer_run), "--json", "--checkpoint"]
+    assert eval_main([*argv, str(tmp_path / "fast")]) == 2
+    assert "fps: model 80.0, data 10.0" in capsys.readouterr().err
+    assert eval_main([*argv, str(tmp_path / "unknown")]) == 0
+    out = capsys.readouterr()
+    assert "does not record the frame rate" in out.err
+    assert json.loads(out.out)["warnings"] == ["the checkpoint does not record the frame rate it was trained at; the data is 10 Hz"]
+    assert train_main(["forward", "--data", str(data), "--out", str(tmp_path / "f"), "--tokenizer", str(tmp_path / "fast"),
+                       *sets(TINY_FORWARD)]) == 2
 
 
 def test_wrong_shaped_weights_name_the_tensor(tokenizer_run, tmp_path):

@@ -122,9 +122,15 @@ def export_checkpoint(src: Path, dst: Path, half: bool = True) -> Path:
     return dst
 
 
-def check_data(stats: dict[str, Any], image_size: int, views: int, horizon: int | None = None) -> None:
-    """Raise CheckpointError naming every way the data differs from what the model was trained on."""
-    found = {"image_size": image_size, "views": views, "horizon": horizon}
+def check_data(stats: dict[str, Any], image_size: int, views: int, horizon: int | None = None,
+               fps: float | None = None) -> list[str]:
+    """Raise CheckpointError naming every way the data differs from what the model was trained
+    on; return warnings for what the checkpoint does not record (older checkpoints lack ``fps``:
+    a 16-frame window at 80 Hz is 0.2 s, at 20 Hz 0.8 s, so the same motion looks different)."""
+    found = {"image_size": image_size, "views": views, "horizon": horizon, "fps": fps}
     diffs = [f"{k}: model {stats[k]}, data {v}" for k, v in found.items() if v is not None and k in stats and stats[k] != v]
     if diffs:
         raise CheckpointError("checkpoint does not match the data (" + "; ".join(diffs) + ")")
+    if fps and not stats.get("fps"):
+        return [f"the checkpoint does not record the frame rate it was trained at; the data is {fps:g} Hz"]
+    return []

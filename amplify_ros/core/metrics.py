@@ -12,6 +12,10 @@ Pixel thresholds use the image size, row errors scaled by H/2 and column errors 
 - ``delta_avg``: TAP-Vid's mean over 1, 2, 4, 8, 16 px of the fraction of *points* whose
   Euclidean error is within the threshold (here at native resolution, not rescaled to 256 px).
 - ``occlusion_accuracy``: fraction of points whose predicted visibility equals the truth.
+
+A *moving* point (``moving_tracks``), in the tracking and the track-prediction benchmarks
+alike, is a track whose true position at some step of its window is more than ``MOVING_PX``
+(Euclidean) from where it started; all steps of such a track are scored.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import numpy as np
 
 PAPER_AUC_THRESHOLDS_PX = tuple(range(1, 11))
 TAPVID_THRESHOLDS_PX = (1, 2, 4, 8, 16)
+MOVING_PX = 1.0
 
 
 def _pixel_errors(pred: np.ndarray, gt: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -70,3 +75,11 @@ def track_metrics(pred: np.ndarray, gt: np.ndarray, size: tuple[int, int], mask:
         "delta_auc": delta_auc(pred, gt, size, mask),
         "delta_avg": delta_avg(pred, gt, size, mask),
     }
+
+
+def moving_tracks(points: np.ndarray, size: tuple[int, int], px: float = MOVING_PX) -> np.ndarray:
+    """points (..., S, N, 2) true tracks -> (..., N) True where the track gets more than ``px``
+    pixels from its start within the window."""
+    scale = np.array(size, dtype=np.float64) / 2
+    travel = np.linalg.norm((np.asarray(points, np.float64) - np.asarray(points, np.float64)[..., :1, :, :]) * scale, axis=-1)
+    return travel.max(axis=-2) > px

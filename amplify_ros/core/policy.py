@@ -68,15 +68,17 @@ class MotionPrior:
         return self.forward.predict(img, [sentence])[0].cpu().numpy()
 
     @torch.inference_mode()
-    def decode_tracks(self, codes: np.ndarray) -> np.ndarray | None:
-        """Motion codes (T,) -> the predicted tracks of the query grid, (V, S, N, 2) normalised
-        (row, col); None without a tokenizer (a checkpoint shipped without one)."""
+    def decode_tracks(self, codes: np.ndarray, images: np.ndarray) -> np.ndarray | None:
+        """Motion codes (T,) and the images they were predicted from (V, H, W, 3) -> the
+        predicted tracks of the query grid, (V, S, N, 2) normalised (row, col); None without a
+        tokenizer (a checkpoint shipped without one)."""
         if self.tokenizer is None:
             return None
         start = torch.from_numpy(grid_queries()).float().to(self.device)
         start = start.expand(1, self.views, *start.shape)
         idx = torch.as_tensor(np.asarray(codes), dtype=torch.long, device=self.device).unsqueeze(0)
-        return self.tokenizer.decode_indices(idx, start)[0].cpu().numpy()
+        img = torch.from_numpy(np.ascontiguousarray(images)).unsqueeze(0).to(self.device)
+        return self.tokenizer.decode_indices(idx, start, img)[0].cpu().numpy()
 
 
 @dataclass
@@ -165,6 +167,6 @@ class Policy:
         timings["total_ms"] = (time.perf_counter() - t0) * 1e3
         return ChunkPrediction(actions[0].cpu().numpy(), None if codes is None else codes[0].cpu().numpy(), timings)
 
-    def decode_tracks(self, codes: np.ndarray) -> np.ndarray | None:
+    def decode_tracks(self, codes: np.ndarray, images: np.ndarray) -> np.ndarray | None:
         """See ``MotionPrior.decode_tracks``; None for BC and without the forward model."""
-        return self.motion.decode_tracks(codes) if self.motion is not None else None
+        return self.motion.decode_tracks(codes, images) if self.motion is not None else None

@@ -32,6 +32,8 @@ def imgmsg_to_numpy(msg: Any) -> np.ndarray:
     """(H, W) for one channel, (H, W, C) otherwise; a copy, never a view of the message."""
     if msg.encoding not in ENCODINGS:
         raise ImageConversionError(f"unsupported image encoding {msg.encoding!r}; supported: {', '.join(ENCODINGS)}")
+    if msg.width == 0 or msg.height == 0:  # nothing to resize or look at; cv2 would assert later
+        raise ImageConversionError(f"empty {msg.encoding} image ({msg.width}x{msg.height})")
     dtype, channels = ENCODINGS[msg.encoding]
     dt = np.dtype(dtype).newbyteorder(">" if msg.is_bigendian else "<")
     row_bytes = msg.width * channels * dt.itemsize

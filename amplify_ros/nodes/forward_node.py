@@ -78,7 +78,7 @@ class ForwardNode(Node):
         if views is None:
             return
         codes = self.prior.predict(views, self.sentence)
-        self.motion_out.publish(msg.header, codes, rgb, image, self.prior.decode_tracks if self.publish_tracks else None)
+        self.motion_out.publish(msg.header, codes, rgb, views, self.prior.decode_tracks if self.publish_tracks else None)
         self.health.ok((time.perf_counter() - start) * 1e3)
 
 

@@ -202,12 +202,13 @@ class MotionPublisher:
         self._tokens = node.create_publisher(Image, "amplify/motion_tokens", QoSProfile(depth=10))
         self._tracks = TrackPublisher(node, "amplify/predicted_tracks")
 
-    def publish(self, header: Header, codes: np.ndarray, rgb: np.ndarray, image: np.ndarray,
-                decode: Callable[[np.ndarray], np.ndarray | None] | None) -> None:
-        """Tokens first; then, with ``decode`` and someone listening, the tracks they stand for
-        (decoding takes ~28 ms for the shipped model, after the tokens are out, so it delays
-        nobody waiting for them, but it does delay the next frame)."""
+    def publish(self, header: Header, codes: np.ndarray, rgb: np.ndarray, views: np.ndarray,
+                decode: Callable[[np.ndarray, np.ndarray], np.ndarray | None] | None) -> None:
+        """Tokens first; then, with ``decode`` (codes, the model images of every view (V, S, S, 3)
+        -> tracks) and someone listening, the tracks they stand for (decoding takes ~28 ms for
+        the shipped model, after the tokens are out, so it delays nobody waiting for them, but it
+        does delay the next frame)."""
         self._tokens.publish(codes_to_msg(codes, header))
-        tracks = decode(codes) if decode is not None and self._tracks.wanted else None
+        tracks = decode(codes, views) if decode is not None and self._tracks.wanted else None
         if tracks is not None:
-            self._tracks.publish(header, tracks[0], None, rgb.shape[:2], image)
+            self._tracks.publish(header, tracks[0], None, rgb.shape[:2], views[0])

@@ -183,10 +183,10 @@ class PolicyNode(Node):
         obs = self.observation(msg)
         if obs is None:
             return
-        rgb, image, views, proprio = obs
+        rgb, _, views, proprio = obs
         background = None
         if self.worker is not None and codes is None:  # async: every frame goes to the forward model's thread
-            self.worker.submit(views, self.sentence, stamp_seconds(msg.header), (msg.header, rgb, image))
+            self.worker.submit(views, self.sentence, stamp_seconds(msg.header), (msg.header, rgb, views))
             if self.chunker.needs_chunk:
                 if (background := self.background_codes(msg)) is None:
                     return
@@ -211,18 +211,18 @@ class PolicyNode(Node):
             stages.update(forward_ms=background.forward_ms, codes_age_ms=(stamp_seconds(msg.header) - background.stamp) * 1e3)
         self.health.ok((time.perf_counter() - start) * 1e3, stages)
         if self.motion_out is not None:  # after the command: costs it no latency
-            self.publish_motion(msg, rgb, image, pred, background)
+            self.publish_motion(msg, rgb, views, pred, background)
 
-    def publish_motion(self, msg: Image, rgb: np.ndarray, image: np.ndarray, pred: ChunkPrediction | None,
+    def publish_motion(self, msg: Image, rgb: np.ndarray, views: np.ndarray, pred: ChunkPrediction | None,
                        background: StampedCodes | None) -> None:
         """This node's own codes, once each, with the header of the frame they came from."""
         decode = self.policy.decode_tracks if self.publish_tracks else None
         if background is not None and background.stamp != self._published_codes:
             self._published_codes = background.stamp
-            header, rgb_then, image_then = background.source
-            self.motion_out.publish(header, background.codes, rgb_then, image_then, decode)
+            header, rgb_then, views_then = background.source
+            self.motion_out.publish(header, background.codes, rgb_then, views_then, decode)
         elif background is None and pred is not None and pred.codes is not None:
-            self.motion_out.publish(msg.header, pred.codes, rgb, image, decode)
+            self.motion_out.publish(msg.header, pred.codes, rgb, views, decode)
 
     def background_codes(self, msg: Image) -> StampedCodes | None:
         """Async mode: the newest codes fresh enough for ``msg``, waiting for them at the start of

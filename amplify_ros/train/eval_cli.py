@@ -30,9 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("tracks", help="track prediction / reconstruction metrics")
     t.add_argument("--checkpoint", required=True, help="run or checkpoint directory, or 'zero-motion'")
     t.add_argument("--data", type=Path, required=True)
-    t.add_argument("--split", choices=["val", "heldout", "all"], default="val", help="which episodes (default: the run's validation episodes)")
+    t.add_argument("--split", choices=["val", "heldout", "train", "all"], default="val",
+                   help="which episodes (default: the run's validation episodes; train: its own training episodes)")
     t.add_argument("--split-from", type=Path, help="run whose split.json to use (default: the checkpoint's run)")
     t.add_argument("--max-samples", type=int, default=2000)
+    t.add_argument("--decoding", choices=["expected", "argmax"], help="tokenizer decoding (default: the checkpoint's own)")
     t.add_argument("--overlays", type=Path, help="folder for predicted-vs-true overlay images")
     t.add_argument("--json", action="store_true")
 
@@ -97,7 +99,7 @@ def _episodes(args: argparse.Namespace) -> list[str]:
     if run is None or not (Path(run) / "split.json").is_file():
         raise CheckpointError("no split.json found: pass --split-from RUN or --split all")
     split = Split.load(Path(run) / "split.json")
-    return split.val if args.split == "val" else split.heldout_tasks
+    return {"val": split.val, "train": split.train, "heldout": split.heldout_tasks}[args.split]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,17 +114,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"amplify-eval: error: {e}", file=sys.stderr)
             return 2
     try:
-        predict, stats, kind = load_predictor(args.checkpoint)
+        predict, stats, kind = load_predictor(args.checkpoint, decoding=args.decoding)
         episodes = _episodes(args)
         if not episodes:
             raise CheckpointError(f"the {args.split} split is empty")
         data = WindowDataset(args.data, episodes, stats.get("cameras"))
-        check_data(stats, data.image_size, data.views, int(data[0]["tracks"].shape[-3]))
+        warnings = [] if kind == "zero-motion" else check_data(stats, data.image_size, data.views,
+                                                               int(data[0]["tracks"].shape[-3]), data.fps)
+        for warning in warnings:
+            print(f"amplify-eval: warning: {warning}", file=sys.stderr)
         result, kept = evaluate(predict, data, args.max_samples, keep=6 if args.overlays else 0)
     except (CheckpointError, ValueError) as e:
         print(f"amplify-eval: error: {e}", file=sys.stderr)
         return 2
-    result.update(model=kind, checkpoint=str(args.checkpoint), split=args.split, episodes=len(episodes))
+    result.update(model=kind, checkpoint=str(args.checkpoint), split=args.split, episodes=len(episodes), warnings=warnings)
     if args.overlays:
         args.overlays.mkdir(parents=True, exist_ok=True)
         for i, (sample, pred) in enumerate(kept):
@@ -136,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'':<8} {'MSE':>9} {'pixel acc':>9} {'ΔAUC':>7} {'δ_avg':>7}")
         for name, m in (("all", result), ("moving", result["moving"])):
             print(f"{name:<8} {m['mse']:>9.5f} {m['pixel_acc']:>9.3f} {m['delta_auc']:>7.3f} {m['delta_avg']:>7.3f}")
+        print(f"moving-point MSE {result['moving']['vs_zero_motion']:.2f}x that of \"nothing moves\" "
+              f"({result['moving']['zero_motion_mse']:.5f})")
     return 0
 
 

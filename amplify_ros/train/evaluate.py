@@ -4,8 +4,9 @@ signature, and the metrics of core/metrics.py over a set of samples.
 Metrics follow the paper's code: all views, all points, all 16 steps including the start
 (which every method gets right), visibility ignored. Because most of a scene is still (and
 "nothing moves" then scores well), the same metrics are also reported for ``moving`` points
-only: points whose true track moves more than one pixel within the window. Samples are drawn
-deterministically.
+only (``metrics.moving_tracks``: tracks that get more than a pixel from their start), with
+"nothing moves" on the same points beside them (``zero_motion_mse``) so that a model's
+moving-point error reads as a fraction of it. Samples are drawn deterministically.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from torch.utils.data import DataLoader
 
 from amplify_ros.core import metrics
 from amplify_ros.core.checkpoint import load_checkpoint, resolve
+from amplify_ros.core.forward_model import ForwardModel
+from amplify_ros.core.tokenizer import MotionTokenizer
 from amplify_ros.data.windows import WindowDataset
 
-MOVING_PX = 1.0
 Predictor = Callable[[dict], torch.Tensor]  # batch -> tracks (B, V, S, N, 2)
 
 
@@ -30,19 +32,45 @@ def zero_motion(batch: dict) -> torch.Tensor:
     return start.expand_as(batch["tracks"]).clone()
 
 
-def load_predictor(checkpoint: str | Path, device: str = "cpu") -> tuple[Predictor, dict, str]:
-    """(predictor, stats, kind) for a checkpoint or run, or the name ``zero-motion``."""
+def tokenizer_predictor(tokenizer: MotionTokenizer, decoding: str | None = None) -> Predictor:
+    """The tokenizer's reconstruction of the true tracks from their own codes."""
+    def predict(b: dict) -> torch.Tensor:
+        codes, _ = tokenizer.encode(b["tracks"])
+        return tokenizer.decode(codes, b["tracks"][:, :, 0], b["images"], decoding)
+
+    return torch.inference_mode()(predict)
+
+
+def forward_predictor(forward: ForwardModel, tokenizer: MotionTokenizer, decoding: str | None = None) -> Predictor:
+    """Tracks decoded from the forward model's greedy codes."""
+    def predict(b: dict) -> torch.Tensor:
+        codes = forward.predict(b["images"], b["sentence"])
+        return tokenizer.decode_indices(codes, b["tracks"][:, :, 0], b["images"], decoding)
+
+    return torch.inference_mode()(predict)
+
+
+def load_predictor(checkpoint: str | Path, device: str = "cpu", decoding: str | None = None) -> tuple[Predictor, dict, str]:
+    """(predictor, stats, kind) for a checkpoint or run, or the name ``zero-motion``; ``decoding``
+    overrides the tokenizer's own (``argmax`` / ``expected``)."""
     if str(checkpoint) == "zero-motion":
         return zero_motion, {}, "zero-motion"
     path = resolve(Path(checkpoint))
     model, stats = load_checkpoint(path, device=device)
-    kind = type(model).__name__
-    if kind == "MotionTokenizer":
-        return (lambda b: model.reconstruct(b["tracks"])), stats, "tokenizer"
-    if kind == "ForwardModel":
+    if isinstance(model, MotionTokenizer):
+        return tokenizer_predictor(model, decoding), stats, "tokenizer"
+    if isinstance(model, ForwardModel):
         tokenizer, _ = load_checkpoint(path / "tokenizer", "tokenizer", device)
-        return (lambda b: tokenizer.decode_indices(model.predict(b["images"], b["sentence"]), b["tracks"][:, :, 0])), stats, "forward"
+        return forward_predictor(model, tokenizer, decoding), stats, "forward"
     return (lambda b: model.predict_tracks(b["images"], b["sentence"], b["tracks"][:, :, 0])), stats, "track-baseline"
+
+
+def moving_errors(pred: np.ndarray, truth: np.ndarray, image_size: int) -> dict[str, float]:
+    """Moving-point MSE of ``pred`` and of "nothing moves" on the same points, and their ratio."""
+    moving = np.broadcast_to(metrics.moving_tracks(truth, (image_size, image_size))[..., None, :], truth.shape[:-1])
+    start = np.broadcast_to(truth[..., :1, :, :], truth.shape)
+    mse, zero = metrics.mse(pred, truth, moving), metrics.mse(start, truth, moving)
+    return {"moving_mse": mse, "zero_motion_mse": zero, "vs_zero_motion": mse / zero if zero > 0 else float("nan")}
 
 
 @torch.inference_mode()
@@ -61,9 +89,9 @@ def evaluate(predict: Predictor, data: WindowDataset, max_samples: int | None = 
     pred, truth = np.concatenate(preds), np.concatenate(truths)
     size = (data.image_size, data.image_size)
     result: dict = metrics.track_metrics(pred, truth, size)
-    travel = np.abs(truth - truth[:, :, :1]).max(axis=(2, 4)) * (data.image_size / 2)  # (B, V, N) px
-    moving = np.broadcast_to((travel > MOVING_PX)[:, :, None, :], truth.shape[:-1])
+    moving = np.broadcast_to(metrics.moving_tracks(truth, size)[:, :, None, :], truth.shape[:-1])  # (B, V, S, N)
     result["moving"] = metrics.track_metrics(pred, truth, size, moving)
+    result["moving"].update({k: v for k, v in moving_errors(pred, truth, data.image_size).items() if k != "moving_mse"})
     result["moving_fraction"] = float(moving.mean())
     result["samples"] = len(pred)
     return result, kept

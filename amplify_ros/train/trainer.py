@@ -13,6 +13,7 @@ import dataclasses
 import math
 import random
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,7 +31,13 @@ from amplify_ros.core.checkpoint import MODELS, build_model, check_data, load_ch
 from amplify_ros.core.text import build_vocab
 from amplify_ros.data.windows import Split, WindowDataset, split_episodes
 from amplify_ros.train import distributed
-from amplify_ros.train.presets import MODEL_PRESETS, TRAIN_PRESETS
+from amplify_ros.train.evaluate import forward_predictor, moving_errors, tokenizer_predictor
+from amplify_ros.train.presets import KIND_TRAIN_PRESETS, MODEL_PRESETS, TRAIN_PRESETS
+
+
+# Settings a resumed run may change: they decide what is logged and kept, not the updates.
+BOOKKEEPING = frozenset({"log_every", "val_every", "ckpt_every", "val_batches", "keep_checkpoints"})
+PATHS = frozenset({"data", "out", "tokenizer", "forward"})
 
 
 class TrainError(RuntimeError):
@@ -72,7 +79,7 @@ class TrainArgs:
             raise TrainError(f"unknown model {self.kind!r}; choose from {sorted(MODELS)}")
         if self.preset not in TRAIN_PRESETS:
             raise TrainError(f"unknown preset {self.preset!r}; choose from {sorted(TRAIN_PRESETS)}")
-        preset = TRAIN_PRESETS[self.preset]
+        preset = dict(TRAIN_PRESETS[self.preset], **KIND_TRAIN_PRESETS.get((self.kind, self.preset), {}))
         return dataclasses.replace(self, **{k: v if getattr(self, k) is None else getattr(self, k) for k, v in preset.items()})
 
     def as_yaml(self) -> str:
@@ -124,7 +131,7 @@ def _action_stats(data: WindowDataset) -> dict[str, Any]:
 
 def _step(kind: str, model: Callable, batch: dict, frozen: dict[str, torch.nn.Module]) -> tuple[torch.Tensor, dict[str, float]]:
     if kind == "tokenizer":
-        return model(batch["tracks"])
+        return model(batch["tracks"], batch["images"])
     if kind == "forward":
         with torch.no_grad():
             _, codes = frozen["tokenizer"].encode(batch["tracks"])
@@ -224,8 +231,15 @@ def _prepare_run(args: TrainArgs, info: distributed.DistInfo) -> tuple[Split, Pa
             raise TrainError(f"{run} already holds a run: pass --resume to continue it, or choose another --out")
         saved, now = yaml.safe_load((run / "train.yaml").read_text()), yaml.safe_load(args.as_yaml())
         defaults = {f.name: f.default for f in dataclasses.fields(TrainArgs)}
-        # settings added after the run started count as equal when they keep their default
-        differ = sorted(k for k in saved.keys() | now.keys() if saved.get(k, defaults.get(k)) != now.get(k))
+        # settings added after the run started count as equal when they keep their default;
+        # a folder named another way (relative, through a link) is the same folder
+        def same(k: str) -> bool:
+            a, b = saved.get(k, defaults.get(k)), now.get(k)
+            if k in PATHS and a is not None and b is not None:
+                return Path(a).resolve() == Path(b).resolve()
+            return a == b
+
+        differ = sorted(k for k in saved.keys() | now.keys() if k not in BOOKKEEPING and not same(k))
         if differ:
             raise TrainError(f"{run} was started with other settings ({', '.join(differ)}; see {run / 'train.yaml'}); "
                              "--resume needs the same ones")
@@ -271,6 +285,8 @@ def _code_caches(args: TrainArgs, frozen: dict, train_set: WindowDataset, val_se
 
 
 def _train(args: TrainArgs, info: distributed.DistInfo) -> Path:
+    # denormal floats in gradients and optimiser moments made CPU steps 3x slower as runs went on
+    torch.set_flush_denormal(True)
     torch.manual_seed(args.seed + info.rank)
     np.random.seed(args.seed + info.rank)
     random.seed(args.seed + info.rank)
@@ -280,7 +296,8 @@ def _train(args: TrainArgs, info: distributed.DistInfo) -> Path:
         return last  # resuming a finished run: nothing to load or train
     train_set, val_set, stats = _load_data(args, split, info)
     for name, (_, frozen_stats) in frozen.items():
-        check_data(frozen_stats, stats["image_size"], stats["views"], stats.get("horizon"))
+        for warning in check_data(frozen_stats, stats["image_size"], stats["views"], stats.get("horizon"), stats["fps"]):
+            print(f"warning: frozen {name}: {warning}", file=sys.stderr)
     frozen = {name: model for name, (model, _) in frozen.items()}
     caches = _code_caches(args, frozen, train_set, val_set, info) if args.kind == "inverse" else {}
 
@@ -383,15 +400,35 @@ def _validate(args: TrainArgs, model: torch.nn.Module, data: WindowDataset, froz
     n = 0
     g = torch.Generator().manual_seed(args.seed)  # the same validation batches every time
     sampler = torch.randperm(len(data), generator=g).tolist()[: args.val_batches * args.batch_size]
+    predict = _track_predictor(args.kind, model, frozen)
+    preds, truths = [], []
     for batch in DataLoader(data, args.batch_size, sampler=sampler, generator=torch.Generator()):
         if cache is not None:
             cache.attach(batch)
-        _, metrics = _step(args.kind, model, _to(batch, device), frozen)
+        batch = _to(batch, device)
+        _, metrics = _step(args.kind, model, batch, frozen)
         for k, v in metrics.items():
             sums[k] = sums.get(k, 0.0) + v
         n += 1
+        if predict is not None:
+            preds.append(predict(batch).cpu().numpy())
+            truths.append(batch["tracks"].cpu().numpy())
     model.train()
-    return {k: v / max(n, 1) for k, v in sums.items()}
+    out = {k: v / max(n, 1) for k, v in sums.items()}
+    if preds:  # the headline: error on moving points, as a fraction of "nothing moves"
+        errors = moving_errors(np.concatenate(preds), np.concatenate(truths), data.image_size)
+        out.update(moving_mse=errors["moving_mse"], moving_vs_zero_motion=errors["vs_zero_motion"])
+    return out
+
+
+def _track_predictor(kind: str, model: torch.nn.Module, frozen: dict) -> Callable[[dict], torch.Tensor] | None:
+    if kind == "tokenizer":
+        return tokenizer_predictor(model)
+    if kind == "forward":
+        return forward_predictor(model, frozen["tokenizer"])
+    if kind == "track-baseline":
+        return lambda b: model.predict_tracks(b["images"], b["sentence"], b["tracks"][:, :, 0])
+    return None
 
 
 def _save(args, info, model, opt, sched, step, epoch, pos, stats, nested) -> Path:
