@@ -131,15 +131,17 @@ def run_experiments(args: argparse.Namespace, tasks: list[str]) -> dict:
     common = ["--data", str(args.data), "--preset", args.preset]
 
     fwd = args.runs / "forward"
-    t_fwd = run([str(BIN / "amplify-train"), "forward", *common, "--out", str(fwd), "--tokenizer", str(args.tokenizer),
-                 "--max-steps", str(args.forward_steps)], fwd)
+    methods = args.methods.split(",")
+    t_fwd = 0.0
+    if "amplify" in methods:  # BC alone needs no forward model (and may run beside the one training it)
+        t_fwd = run([str(BIN / "amplify-train"), "forward", *common, "--out", str(fwd), "--tokenizer", str(args.tokenizer),
+                     "--max-steps", str(args.forward_steps)], fwd)
     regimes = {
         "standard": (["--train-per-task", "25"], tasks),
         "low-data": (["--train-per-task", "5"], tasks),
         "zero-action": (["--holdout-tasks", ZERO_ACTION_TASKS], resolve_tasks(ZERO_ACTION_TASKS)),
     }
     results = load_results(args.out)
-    methods = args.methods.split(",")
     results["rows"] = [r for r in results["rows"] if not (r["experiment"] in args.experiments.split(",") and r["method"] in methods)]
     for exp in args.experiments.split(","):
         extra, eval_tasks = regimes[exp]

@@ -62,7 +62,8 @@ def load_predictor(checkpoint: str | Path, device: str = "cpu", decoding: str | 
     if isinstance(model, ForwardModel):
         tokenizer, _ = load_checkpoint(path / "tokenizer", "tokenizer", device)
         return forward_predictor(model, tokenizer, decoding), stats, "forward"
-    return (lambda b: model.predict_tracks(b["images"], b["sentence"], b["tracks"][:, :, 0])), stats, "track-baseline"
+    regress = torch.inference_mode()(lambda b: model.predict_tracks(b["images"], b["sentence"], b["tracks"][:, :, 0]))
+    return regress, stats, "track-baseline"
 
 
 def moving_errors(pred: np.ndarray, truth: np.ndarray, image_size: int) -> dict[str, float]:
