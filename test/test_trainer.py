@@ -180,3 +180,9 @@ def test_resuming_a_finished_run_returns_at_once(tokenizer_run, data, monkeypatc
 
     monkeypatch.setattr(trainer, "_load_data", no_loading)
     assert train_tokenizer(data, tokenizer_run, 30, "--resume") == 0
+
+
+def test_bfloat16_training_steps_keep_float32_weights(data, tmp_path):
+    assert train_tokenizer(data, tmp_path / "bf16", 3, "--precision", "bf16") == 0
+    model, _ = load_checkpoint(tmp_path / "bf16", "tokenizer")
+    assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in model.parameters())

@@ -73,7 +73,7 @@ class ForwardModel(nn.Module):
         return self.head(out[:, self.prefix :])
 
     def forward(self, images: torch.Tensor, sentences: list[str], codes: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        logits = self.logits(images, sentences, codes)
+        logits = self.logits(images, sentences, codes).float()  # the loss in float32, also under autocast
         loss = F.cross_entropy(rearrange(logits, "b t k -> (b t) k"), codes.reshape(-1))
         with torch.no_grad():
             acc = (logits.argmax(-1) == codes).float().mean()

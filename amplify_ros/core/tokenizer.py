@@ -208,7 +208,7 @@ class MotionTokenizer(nn.Module):
         fused_w = self.head.weight @ self.point_out.weight  # (K, E)
         fused_b = self.head.weight @ self.point_out.bias  # (K,)
         base = rearrange(self.head(x), "b t k -> b 1 t 1 k")
-        return base + hidden @ fused_w.T + fused_b
+        return (base + hidden @ fused_w.T + fused_b).float()  # class probabilities need float32 under autocast
 
     def _training_points(self, steps: torch.Tensor) -> torch.Tensor:
         """(B, train_points) point indices per sample: ``moving_share`` of them from tracks that

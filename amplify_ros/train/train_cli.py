@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, help="per-process batch size (default: the preset's)")
     p.add_argument("--lr", type=float, help="peak learning rate (default: the preset's)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                   help="bf16: the training step's matmuls and convolutions in bfloat16 (weights stay float32)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, initialisation and data order")
     p.add_argument("--val-fraction", type=float, default=0.1, help="share of each task's episodes kept for validation")
     p.add_argument("--holdout-tasks", default="", help="comma-separated tasks kept out of training entirely")
@@ -67,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     args = TrainArgs(
         kind=a.kind, data=a.data, out=a.out, preset=a.preset, max_steps=a.max_steps, batch_size=a.batch_size, lr=a.lr,
-        device=a.device, seed=a.seed, val_fraction=a.val_fraction,
+        device=a.device, precision=a.precision, seed=a.seed, val_fraction=a.val_fraction,
         holdout_tasks=[t for t in a.holdout_tasks.split(",") if t], train_per_task=a.train_per_task, cameras=a.cameras.split(",") if a.cameras else None,
         tokenizer=a.tokenizer, forward=a.forward, codes=a.codes, chunk=a.chunk, model_overrides=_overrides(a.set), log_every=a.log_every, val_every=a.val_every, ckpt_every=a.ckpt_every, resume=a.resume,
     )

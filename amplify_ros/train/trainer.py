@@ -55,6 +55,7 @@ class TrainArgs:
     lr: float | None = None
     warmup_steps: int | None = None
     device: str = "cpu"
+    precision: str = "fp32"  # "bf16": matmuls and convolutions of the training step in bfloat16 (autocast)
     seed: int = 0
     val_fraction: float = 0.1
     holdout_tasks: list[str] = field(default_factory=list)
@@ -77,6 +78,8 @@ class TrainArgs:
         """Fill unset optimisation settings from the preset."""
         if self.kind not in MODELS:
             raise TrainError(f"unknown model {self.kind!r}; choose from {sorted(MODELS)}")
+        if self.precision not in ("fp32", "bf16"):
+            raise TrainError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
         if self.preset not in TRAIN_PRESETS:
             raise TrainError(f"unknown preset {self.preset!r}; choose from {sorted(TRAIN_PRESETS)}")
         preset = dict(TRAIN_PRESETS[self.preset], **KIND_TRAIN_PRESETS.get((self.kind, self.preset), {}))
@@ -341,7 +344,8 @@ def _train(args: TrainArgs, info: distributed.DistInfo) -> Path:
         batch = next(stream)
         if "train" in caches:
             caches["train"].attach(batch)
-        loss, metrics = _step(args.kind, wrapped, _to(batch, info.device), frozen)
+        with torch.autocast(info.device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
+            loss, metrics = _step(args.kind, wrapped, _to(batch, info.device), frozen)
         if not torch.isfinite(loss):
             raise TrainError(f"loss became {loss.item()} at step {step}: lower --lr or check the data")
         opt.zero_grad(set_to_none=True)
