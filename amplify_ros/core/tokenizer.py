@@ -172,10 +172,6 @@ class MotionTokenizer(nn.Module):
     def codebook_size(self) -> int:
         return self.fsq.codebook_size
 
-    @property
-    def needs_images(self) -> bool:
-        return self.cfg.image_cond
-
     def encode(self, tracks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """tracks (B, V, S, N, 2) -> (codes (B, T, C) with straight-through gradient, indices (B, T))."""
         # velocities in pixels per step: O(1) inputs (in normalised units they are ~0.01 and the
