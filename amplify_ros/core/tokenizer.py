@@ -278,10 +278,11 @@ class MotionTokenizer(nn.Module):
                       "code_usage": usage}
 
     @torch.inference_mode()
-    def reconstruct(self, tracks: torch.Tensor, images: torch.Tensor | None = None) -> torch.Tensor:
+    def reconstruct(self, tracks: torch.Tensor, images: torch.Tensor | None = None,
+                    decoding: str | None = None) -> torch.Tensor:
         """tracks (B, V, S, N, 2) -> tracks decoded from their own codes, same shape."""
         codes, _ = self.encode(tracks)
-        return self.decode(codes, tracks[:, :, 0], images)
+        return self.decode(codes, tracks[:, :, 0], images, decoding)
 
     @torch.inference_mode()
     def decode(self, codes: torch.Tensor, start: torch.Tensor, images: torch.Tensor | None = None,

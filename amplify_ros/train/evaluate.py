@@ -22,6 +22,7 @@ from amplify_ros.core import metrics
 from amplify_ros.core.checkpoint import load_checkpoint, resolve
 from amplify_ros.core.forward_model import ForwardModel
 from amplify_ros.core.tokenizer import MotionTokenizer
+from amplify_ros.core.track_baseline import TrackBaseline
 from amplify_ros.data.windows import WindowDataset
 
 Predictor = Callable[[dict], torch.Tensor]  # batch -> tracks (B, V, S, N, 2)
@@ -34,20 +35,18 @@ def zero_motion(batch: dict) -> torch.Tensor:
 
 def tokenizer_predictor(tokenizer: MotionTokenizer, decoding: str | None = None) -> Predictor:
     """The tokenizer's reconstruction of the true tracks from their own codes."""
-    def predict(b: dict) -> torch.Tensor:
-        codes, _ = tokenizer.encode(b["tracks"])
-        return tokenizer.decode(codes, b["tracks"][:, :, 0], b["images"], decoding)
-
-    return torch.inference_mode()(predict)
+    return lambda b: tokenizer.reconstruct(b["tracks"], b["images"], decoding)
 
 
 def forward_predictor(forward: ForwardModel, tokenizer: MotionTokenizer, decoding: str | None = None) -> Predictor:
     """Tracks decoded from the forward model's greedy codes."""
-    def predict(b: dict) -> torch.Tensor:
-        codes = forward.predict(b["images"], b["sentence"])
-        return tokenizer.decode_indices(codes, b["tracks"][:, :, 0], b["images"], decoding)
+    return lambda b: tokenizer.decode_indices(forward.predict(b["images"], b["sentence"]), b["tracks"][:, :, 0],
+                                              b["images"], decoding)
 
-    return torch.inference_mode()(predict)
+
+def baseline_predictor(model: TrackBaseline) -> Predictor:
+    """The ATM-style regressor's tracks from the start points."""
+    return torch.inference_mode()(lambda b: model.predict_tracks(b["images"], b["sentence"], b["tracks"][:, :, 0]))
 
 
 def load_predictor(checkpoint: str | Path, device: str = "cpu", decoding: str | None = None) -> tuple[Predictor, dict, str]:
@@ -62,13 +61,16 @@ def load_predictor(checkpoint: str | Path, device: str = "cpu", decoding: str | 
     if isinstance(model, ForwardModel):
         tokenizer, _ = load_checkpoint(path / "tokenizer", "tokenizer", device)
         return forward_predictor(model, tokenizer, decoding), stats, "forward"
-    regress = torch.inference_mode()(lambda b: model.predict_tracks(b["images"], b["sentence"], b["tracks"][:, :, 0]))
-    return regress, stats, "track-baseline"
+    return baseline_predictor(model), stats, "track-baseline"
 
 
-def moving_errors(pred: np.ndarray, truth: np.ndarray, image_size: int) -> dict[str, float]:
-    """Moving-point MSE of ``pred`` and of "nothing moves" on the same points, and their ratio."""
-    moving = np.broadcast_to(metrics.moving_tracks(truth, (image_size, image_size))[..., None, :], truth.shape[:-1])
+def moving_mask(truth: np.ndarray, image_size: int) -> np.ndarray:
+    """(B, V, S, N) True at every step of the tracks that move (``metrics.moving_tracks``)."""
+    return np.broadcast_to(metrics.moving_tracks(truth, (image_size, image_size))[..., None, :], truth.shape[:-1])
+
+
+def moving_errors(pred: np.ndarray, truth: np.ndarray, moving: np.ndarray) -> dict[str, float]:
+    """MSE of ``pred`` and of "nothing moves" on the ``moving`` points, and their ratio."""
     start = np.broadcast_to(truth[..., :1, :, :], truth.shape)
     mse, zero = metrics.mse(pred, truth, moving), metrics.mse(start, truth, moving)
     return {"moving_mse": mse, "zero_motion_mse": zero, "vs_zero_motion": mse / zero if zero > 0 else float("nan")}
@@ -90,9 +92,10 @@ def evaluate(predict: Predictor, data: WindowDataset, max_samples: int | None = 
     pred, truth = np.concatenate(preds), np.concatenate(truths)
     size = (data.image_size, data.image_size)
     result: dict = metrics.track_metrics(pred, truth, size)
-    moving = np.broadcast_to(metrics.moving_tracks(truth, size)[:, :, None, :], truth.shape[:-1])  # (B, V, S, N)
+    moving = moving_mask(truth, data.image_size)
     result["moving"] = metrics.track_metrics(pred, truth, size, moving)
-    result["moving"].update({k: v for k, v in moving_errors(pred, truth, data.image_size).items() if k != "moving_mse"})
+    errors = moving_errors(pred, truth, moving)
+    result["moving"].update(zero_motion_mse=errors["zero_motion_mse"], vs_zero_motion=errors["vs_zero_motion"])
     result["moving_fraction"] = float(moving.mean())
     result["samples"] = len(pred)
     return result, kept

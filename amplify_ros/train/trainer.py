@@ -31,7 +31,8 @@ from amplify_ros.core.checkpoint import MODELS, build_model, check_data, load_ch
 from amplify_ros.core.text import build_vocab
 from amplify_ros.data.windows import Split, WindowDataset, split_episodes
 from amplify_ros.train import distributed
-from amplify_ros.train.evaluate import forward_predictor, moving_errors, tokenizer_predictor
+from amplify_ros.train.evaluate import (baseline_predictor, forward_predictor, moving_errors, moving_mask,
+                                       tokenizer_predictor)
 from amplify_ros.train.presets import KIND_TRAIN_PRESETS, MODEL_PRESETS, TRAIN_PRESETS
 
 
@@ -420,7 +421,8 @@ def _validate(args: TrainArgs, model: torch.nn.Module, data: WindowDataset, froz
     model.train()
     out = {k: v / max(n, 1) for k, v in sums.items()}
     if preds:  # the headline: error on moving points, as a fraction of "nothing moves"
-        errors = moving_errors(np.concatenate(preds), np.concatenate(truths), data.image_size)
+        pred, truth = np.concatenate(preds), np.concatenate(truths)
+        errors = moving_errors(pred, truth, moving_mask(truth, data.image_size))
         out.update(moving_mse=errors["moving_mse"], moving_vs_zero_motion=errors["vs_zero_motion"])
     return out
 
@@ -431,7 +433,7 @@ def _track_predictor(kind: str, model: torch.nn.Module, frozen: dict) -> Callabl
     if kind == "forward":
         return forward_predictor(model, frozen["tokenizer"])
     if kind == "track-baseline":
-        return lambda b: model.predict_tracks(b["images"], b["sentence"], b["tracks"][:, :, 0])
+        return baseline_predictor(model)
     return None
 
 
