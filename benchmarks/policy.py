@@ -5,9 +5,14 @@
 
 - standard:    up to 25 action-labelled demos per task for the inverse model / BC;
 - low-data:    5 action-labelled demos per task; the forward model still sees every video;
+- low-data-2:  2 action-labelled demos per task (the paper's LIBERO-Long setting);
 - zero-action: three tasks have no action labels at all (inverse model / BC never see them);
                evaluated on those three tasks only.
-The forward model (shared by the three AMPLIFY rows) trains on every episode's video and track
+Methods: amplify and bc, plus two ablations of the inverse model that show what the codes do:
+amplify-zero-codes (the same model trained and run on the all-zero code) and amplify-true-codes
+(trained on the tokenizer's codes of the true tracks and run on the codes of what the scripted
+expert does next from each state: the ceiling for a better forward model).
+The forward model (shared by every AMPLIFY row) trains on every episode's video and track
 codes, actions unused. Every run is resumed when its directory exists, so rerunning only
 evaluates. Writes benchmarks/results/policy.json (+ policy.png, success per task) and prints a
 table. The experiments are independent after the forward model: run them on separate cores with
@@ -32,8 +37,12 @@ from amplify_ros.train.tb_logs import training_seconds
 RESULTS = Path(__file__).parent / "results" / "policy.json"
 BIN = Path(sys.executable).parent
 ZERO_ACTION_TASKS = "door-close,handle-press,button-press"
-EXPERIMENTS = ("standard", "low-data", "zero-action")
-COLOURS = {"amplify": (200, 110, 30), "bc": (150, 150, 150)}  # BGR, in the chart
+EXPERIMENTS = ("standard", "low-data", "low-data-2", "zero-action")
+# method: (inverse model's training codes or None for BC, amplify-eval --codes)
+METHODS = {"amplify": ("predicted", "policy"), "bc": (None, "policy"),
+           "amplify-zero-codes": ("zero", "policy"), "amplify-true-codes": ("gt", "expert-future")}
+COLOURS = {"amplify": (200, 110, 30), "bc": (150, 150, 150), "amplify-zero-codes": (90, 90, 220),
+           "amplify-true-codes": (60, 170, 60)}  # BGR, in the chart
 
 
 def run(cmd: list[str], out: Path) -> float:
@@ -71,8 +80,8 @@ def success_chart(rows: list[dict], tasks: list[str]) -> np.ndarray:
     chart = np.hstack([np.pad(p, ((0, height - p.shape[0]), (0, 0), (0, 0)), constant_values=255) for p in panels])
     legend = np.full((22, chart.shape[1], 3), 255, np.uint8)
     for k, (method, colour) in enumerate(COLOURS.items()):
-        cv2.rectangle(legend, (6 + k * 110, 6), (20 + k * 110, 16), colour, -1)
-        cv2.putText(legend, method.upper(), (26 + k * 110, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.rectangle(legend, (6 + k * 170, 6), (20 + k * 170, 16), colour, -1)
+        cv2.putText(legend, method, (26 + k * 170, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
     return np.vstack([legend, chart])
 
 
@@ -84,7 +93,8 @@ def main() -> int:
     p.add_argument("--preset", default="small")
     p.add_argument("--tasks", default="avdc11")
     p.add_argument("--experiments", default=",".join(EXPERIMENTS))
-    p.add_argument("--methods", default="amplify,bc")
+    p.add_argument("--methods", default="amplify,bc", help=f"comma-separated, of {', '.join(METHODS)}")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="of the policy (inverse / bc) runs")
     p.add_argument("--forward-steps", type=int, default=1200)
     p.add_argument("--policy-steps", type=int, default=1500)
     p.add_argument("--episodes", type=int, default=25, help="evaluation episodes per task")
@@ -132,13 +142,17 @@ def run_experiments(args: argparse.Namespace, tasks: list[str]) -> dict:
 
     fwd = args.runs / "forward"
     methods = args.methods.split(",")
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        raise SystemExit(f"unknown methods {sorted(unknown)}; known: {', '.join(METHODS)}")
     t_fwd = 0.0
-    if "amplify" in methods:  # BC alone needs no forward model (and may run beside the one training it)
+    if any(METHODS[m][0] for m in methods):  # BC alone needs no forward model (and may run beside the one training it)
         t_fwd = run([str(BIN / "amplify-train"), "forward", *common, "--out", str(fwd), "--tokenizer", str(args.tokenizer),
                      "--max-steps", str(args.forward_steps)], fwd)
     regimes = {
         "standard": (["--train-per-task", "25"], tasks),
         "low-data": (["--train-per-task", "5"], tasks),
+        "low-data-2": (["--train-per-task", "2"], tasks),
         "zero-action": (["--holdout-tasks", ZERO_ACTION_TASKS], resolve_tasks(ZERO_ACTION_TASKS)),
     }
     results = load_results(args.out)
@@ -147,10 +161,12 @@ def run_experiments(args: argparse.Namespace, tasks: list[str]) -> dict:
         extra, eval_tasks = regimes[exp]
         for method in methods:
             out = args.runs / f"{exp}_{method}"
-            kind = ["inverse", "--forward", str(fwd)] if method == "amplify" else ["bc"]
-            seconds = run([str(BIN / "amplify-train"), *kind, *common, "--out", str(out), "--max-steps", str(args.policy_steps), *extra], out)
+            train_codes, eval_codes = METHODS[method]
+            kind = ["inverse", "--forward", str(fwd), "--codes", train_codes] if train_codes else ["bc"]
+            seconds = run([str(BIN / "amplify-train"), *kind, *common, "--out", str(out), "--max-steps", str(args.policy_steps),
+                           "--precision", args.precision, *extra], out)
             evaluation = subprocess.run(
-                [str(BIN / "amplify-eval"), "policy", "--checkpoint", str(out), "--tasks", ",".join(eval_tasks),
+                [str(BIN / "amplify-eval"), "policy", "--checkpoint", str(out), "--codes", eval_codes, "--tasks", ",".join(eval_tasks),
                  "--episodes", str(args.episodes), "--max-steps", str(args.max_steps), "--workers", str(args.workers),
                  "--video", str(args.runs / "videos" / f"{exp}_{method}"), "--json"],
                 check=True, stdout=subprocess.PIPE, text=True)  # its progress bar (stderr) stays visible
@@ -160,8 +176,8 @@ def run_experiments(args: argparse.Namespace, tasks: list[str]) -> dict:
                 "method": method, "experiment": exp, "mean_success": summary["mean_success"],
                 "per_task": {t: r["success"] for t, r in summary["per_task"].items()},
                 "ci95": summary["ci95_pooled"], "episodes_per_task": args.episodes, "action_episodes": len(split["train"]),
-                "video_episodes": "all" if method == "amplify" else 0, "preset": args.preset,
-                "train_seconds": round(seconds + (t_fwd if method == "amplify" else 0), 1),
+                "video_episodes": "all" if train_codes else 0, "preset": args.preset, "precision": args.precision,
+                "train_seconds": round(seconds + (t_fwd if train_codes else 0), 1), "forward_seconds": round(t_fwd, 1) if train_codes else 0,
                 "policy_ms_p50": summary["policy_ms_p50"], "policy_ms_p95": summary["policy_ms_p95"],
             })
             args.out.parent.mkdir(parents=True, exist_ok=True)

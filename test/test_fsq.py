@@ -25,6 +25,12 @@ def test_index_round_trip_for_every_code():
     assert len(torch.unique(codes, dim=0)) == 1920
 
 
+def test_the_zero_index_is_the_all_zero_code():
+    for levels in (LEVELS, [4, 4], [5, 3]):
+        fsq = FSQ(levels)
+        assert torch.equal(fsq.indices_to_codes(torch.tensor(fsq.zero_index)), torch.zeros(len(levels)))
+
+
 def test_every_code_is_reachable_from_some_input():
     fsq = FSQ(LEVELS)
     codes = fsq.indices_to_codes(torch.arange(fsq.codebook_size))

@@ -24,6 +24,8 @@ def runs(tmp_path_factory):
     assert train_main(["forward", "--data", str(data), "--out", str(root / "fwd"), "--tokenizer", str(root / "tok"), *common]) == 0
     assert train_main(["inverse", "--data", str(data), "--out", str(root / "inv"), "--forward", str(root / "fwd"), "--chunk", "4", *common]) == 0
     assert train_main(["bc", "--data", str(data), "--out", str(root / "bc"), "--chunk", "4", *common]) == 0
+    assert train_main(["inverse", "--data", str(data), "--out", str(root / "inv0"), "--forward", str(root / "fwd"), "--chunk", "4",
+                       "--codes", "zero", *common]) == 0
     return root
 
 
@@ -40,6 +42,18 @@ def test_policies_load_alone_and_predict_chunks(runs):
         policy.predict(np.zeros((1, 64, 64, 3), np.uint8), np.zeros(4, np.float32), "push")
     with pytest.raises(ValueError, match="not finite"):
         policy.predict(images, np.array([0, np.nan, 0, 0], np.float32), "push")
+
+
+def test_a_zero_code_policy_is_fed_the_zero_code_and_needs_no_forward_model(runs):
+    policy = Policy.load(runs / "inv0")
+    assert policy.zero_codes and policy.motion is None and policy.kind == "amplify"
+    images, proprio = np.zeros((1, 32, 32, 3), np.uint8), np.zeros(4, np.float32)
+    pred = policy.predict(images, proprio, "push the block")
+    zero = policy.inverse.fsq.zero_index
+    assert np.all(pred.codes == zero) and "forward_ms" not in pred.timings_ms
+    explicit = policy.predict(images, proprio, "push the block", np.full(policy.inverse.cfg.code_len, zero))
+    np.testing.assert_array_equal(pred.actions, explicit.actions)
+    assert not Policy.load(runs / "inv").zero_codes
 
 
 def test_two_cameras_train_into_a_two_view_policy(tmp_path):

@@ -40,6 +40,12 @@ class FSQ(nn.Module):
     def codebook_size(self) -> int:
         return math.prod(self.levels)
 
+    @property
+    def zero_index(self) -> int:
+        """The index of the all-zero code (every dimension at its middle level): a code that
+        carries no information, for ablations that withhold the motion codes."""
+        return int(((self._width.long()) * self._basis).sum())
+
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """z (..., C) -> (codes (..., C) in [-1, 1] with straight-through gradient, indices (...))."""
         bounded = torch.tanh(z + self._shift) * self._half - self._offset

@@ -90,13 +90,14 @@ class ChunkPrediction:
 
 class Policy:
     def __init__(self, inverse: InverseModel, motion: MotionPrior | None = None, cameras: list[str] | None = None,
-                 device: str = "cpu", fps: float | None = None) -> None:
+                 device: str = "cpu", fps: float | None = None, zero_codes: bool = False) -> None:
         self.cameras = list(cameras or ["corner"])[: inverse.cfg.views]
         if len(self.cameras) != inverse.cfg.views:
             raise CheckpointError(f"the model takes {inverse.cfg.views} views but names {len(self.cameras)} cameras")
         self.inverse = inverse.eval()
         self.motion = motion
         self.fps = fps  # the rate of its training data: one action per frame at this rate (None: unknown)
+        self.zero_codes = zero_codes  # trained on the all-zero code (an ablation): fed it, no forward model
         self.device = torch.device(device)
 
     @classmethod
@@ -106,8 +107,9 @@ class Policy:
         inverse, stats = load_checkpoint(path, device=device)
         if not isinstance(inverse, InverseModel):
             raise CheckpointError(f"{path} holds a {type(inverse).__name__}, not a policy (inverse or bc) checkpoint")
-        motion = MotionPrior.load(path / "forward", device) if inverse.cfg.use_codes and with_forward else None
-        return cls(inverse, motion, stats.get("cameras"), device, stats.get("fps"))
+        zero_codes = stats.get("codes") == "zero"
+        motion = MotionPrior.load(path / "forward", device) if inverse.cfg.use_codes and with_forward and not zero_codes else None
+        return cls(inverse, motion, stats.get("cameras"), device, stats.get("fps"), zero_codes)
 
     @property
     def kind(self) -> str:
@@ -146,6 +148,8 @@ class Policy:
         """images (V, H, W, 3) uint8, proprio (P,) -> the action chunk for now and the next steps.
         An AMPLIFY policy predicts its motion codes unless ``codes`` (T,) are given."""
         self.check_inputs(images, proprio)
+        if self.zero_codes and codes is None:
+            codes = np.full(self.inverse.cfg.code_len, self.inverse.fsq.zero_index)
         if self.inverse.cfg.use_codes and codes is None and self.motion is None:
             raise ValueError("this inverse model needs motion codes: pass them, or load the policy with its forward model")
         if codes is not None and np.shape(codes) != (self.inverse.cfg.code_len,):

@@ -93,17 +93,25 @@ class GroundTruthTracker:
         self._windows: list[_Window] = []
         self._frames = 0
 
+    def reset(self) -> None:
+        """Forget every frame: the next ``observe`` starts a new episode."""
+        self._windows = []
+        self._frames = 0
+
     @property
     def num_frames(self) -> int:
         return self._frames
 
-    def observe(self, data: mujoco.MjData) -> None:
+    def observe(self, data: mujoco.MjData, open_window: bool = True) -> None:
+        """``open_window=False``: only follow the windows already open (a caller that needs the
+        first window alone saves the ray casts of the others)."""
         cam_pos = data.cam_xpos[self._cam_id].copy()
         cam_mat = data.cam_xmat[self._cam_id].reshape(3, 3).copy()
         live = [w for w in self._windows if self._frames - w.start < self.horizon]
         if live:
             self._advance(live, data, cam_pos, cam_mat)
-        self._windows.append(self._open_window(data, cam_pos, cam_mat))
+        if open_window:
+            self._windows.append(self._open_window(data, cam_pos, cam_mat))
         self._frames += 1
 
     def tracks(self) -> tuple[np.ndarray, np.ndarray]:

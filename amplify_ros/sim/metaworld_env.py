@@ -80,6 +80,19 @@ class MetaWorldTask:
             applied += 1
         return success, unstable, applied
 
+    def copy_state(self, other: "MetaWorldTask") -> None:
+        """Put this simulation in ``other``'s state (same task, reset with the same seed, so the
+        task variation matches): physics plus what the environment keeps between steps.
+        The step counter starts again from 0, so a look-ahead never hits the episode limit."""
+        spec = mujoco.mjtState.mjSTATE_INTEGRATION
+        state = np.empty(mujoco.mj_stateSize(other.model, spec))
+        mujoco.mj_getState(other.model, other.data, state, spec)
+        mujoco.mj_setState(self.model, self.data, state, spec)
+        mujoco.mj_forward(self.model, self.data)
+        self.obs = other.obs.copy()
+        self.env._prev_obs = other.env._prev_obs.copy()  # the observation stacks the previous frame
+        self.env.curr_path_length = 0
+
     def expert_action(self) -> np.ndarray:
         with warnings.catch_warnings():
             # the experts' gains saturate on purpose; Meta-World warns about it on every call

@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--ensemble-k", type=float, default=0.01, help="temporal ensembling weight exp(-k i) (paper: 0.01)")
     q.add_argument("--execute", type=int, help="open loop: actions executed per chunk (default: the whole chunk)")
     q.add_argument("--video", type=Path, help="folder for rollout videos (first 2 episodes of each task)")
+    q.add_argument("--codes", choices=["policy", "expert-future"], default="policy",
+                   help="AMPLIFY: motion codes from the policy's forward model, or the tokenizer's codes of what the "
+                        "scripted expert does next from each state (an upper bound for forward prediction)")
     q.add_argument("--json", action="store_true")
     return p
 
@@ -69,7 +72,10 @@ def policy_main(args: argparse.Namespace) -> int:
     policy = Policy.load(args.checkpoint)  # fail here, before any worker starts, if it does not load
     if policy.action_dim != 4:
         raise CheckpointError(f"the policy outputs {policy.action_dim}-D actions; Meta-World takes 4 (xyz delta + gripper)")
-    settings = policy_eval.EvalSettings(resolve(args.checkpoint), args.max_steps, args.ensemble, args.ensemble_k, args.execute, args.video)
+    settings = policy_eval.EvalSettings(resolve(args.checkpoint), args.max_steps, args.ensemble, args.ensemble_k, args.execute, args.video,
+                                         args.codes)
+    if args.codes == "expert-future":
+        policy_eval.future_tokenizer(policy)  # refuse now, before any worker starts
     jobs = [(t, i, episode_seed(args.seed, t, i)) for t in tasks for i in range(args.episodes)]
     outcomes = []
     with tqdm(total=len(jobs), desc=f"{policy.kind} rollouts", unit="ep") as bar:  # stderr: --json output on stdout stays clean
@@ -78,7 +84,7 @@ def policy_main(args: argparse.Namespace) -> int:
             bar.set_postfix(success=f"{sum(x.success for x in outcomes)}/{len(outcomes)}")
             bar.update()
     summary = policy_eval.summarise(outcomes)
-    summary.update(policy=policy.kind, checkpoint=str(args.checkpoint), ensemble=args.ensemble)
+    summary.update(policy=policy.kind, checkpoint=str(args.checkpoint), ensemble=args.ensemble, codes=args.codes)
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0

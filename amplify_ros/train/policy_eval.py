@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from amplify_ros.control.chunking import make_chunker
+from amplify_ros.core.checkpoint import CheckpointError
 from amplify_ros.data import viewer
 
 EVAL_SEED = 1_000_003  # datasets use small seeds; evaluation episodes never coincide with them
@@ -31,6 +32,7 @@ class EvalSettings:
     ensemble_k: float = 0.01
     execute: int | None = None  # open loop: steps of a chunk to execute before replanning
     video_dir: Path | None = None
+    codes: str = "policy"  # or "expert-future": the tokenizer's codes of the expert's future (an upper bound)
 
 
 @dataclass
@@ -79,9 +81,15 @@ def run_episode(task: str, index: int, seed: int, settings: EvalSettings, write_
     if sim is None or sim.task != task:
         if sim is not None:
             sim.close()
+            if _STATE["future"] is not None:
+                _STATE["future"].close()
         sim = _STATE["sim"] = MetaWorldTask(task, policy.image_size, cameras)
+        _STATE["future"] = expert_future(policy, sim) if settings.codes == "expert-future" else None
+    future = _STATE["future"]
     chunks = make_chunker(settings.ensemble, policy.chunk, settings.ensemble_k, settings.execute)
     sim.reset(seed)
+    if future is not None:
+        future.reset(seed)
     outcome = Outcome(task, index, seed, False, 0, "timeout")
     frames = []
     repeat = policy.action_repeat(sim.dt)
@@ -91,7 +99,8 @@ def run_episode(task: str, index: int, seed: int, settings: EvalSettings, write_
         if write_video:
             frames.append(images[0])
         if chunks.needs_chunk:
-            pred = policy.predict(images, sim.proprio(), sim.sentence)
+            codes = future.codes(sim) if future is not None else None
+            pred = policy.predict(images, sim.proprio(), sim.sentence, codes)
             outcome.policy_ms.append(pred.timings_ms["total_ms"])
             chunks.push(pred.actions)
         action = chunks.next_action()
@@ -111,6 +120,21 @@ def run_episode(task: str, index: int, seed: int, settings: EvalSettings, write_
         viewer.write_video(settings.video_dir / f"{task}_{index:03d}_{outcome.reason}.mp4",
                            (cv2.resize(f, (w * 3, h * 3), interpolation=cv2.INTER_NEAREST) for f in frames), 20)
     return outcome
+
+
+def future_tokenizer(policy):
+    """The tokenizer that encodes the expert's future for ``policy``: the one its forward model
+    carries (its codes are the ones the inverse model was trained on)."""
+    if policy.motion is None or policy.motion.tokenizer is None:
+        raise CheckpointError("--codes expert-future needs an AMPLIFY policy whose forward model carries its tokenizer")
+    return policy.motion.tokenizer
+
+
+def expert_future(policy, sim):
+    """The true-future code source for ``policy`` in ``sim``."""
+    from amplify_ros.sim.expert_future import ExpertFuture
+
+    return ExpertFuture(sim.task, policy.image_size, sim.cameras, future_tokenizer(policy), policy.action_repeat(sim.dt))
 
 
 def run(jobs: list[tuple[str, int, int]], settings: EvalSettings, workers: int = 1, videos_per_task: int = 2) -> Iterator[Outcome]:

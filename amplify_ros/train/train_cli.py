@@ -22,7 +22,7 @@ import yaml
 
 from amplify_ros.core.checkpoint import CheckpointError
 from amplify_ros.train.presets import TRAIN_PRESETS
-from amplify_ros.train.trainer import TrainArgs, TrainError, train
+from amplify_ros.train.trainer import CODE_SOURCES, TrainArgs, TrainError, train
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,8 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=sorted(TRAIN_PRESETS), default="small", help="model and optimisation sizes (default small)")
     p.add_argument("--tokenizer", type=Path, help="forward model: trained tokenizer run or checkpoint")
     p.add_argument("--forward", type=Path, help="inverse model: trained forward model run or checkpoint")
-    p.add_argument("--codes", choices=["predicted", "gt"], default="predicted",
-                   help="inverse model: train on forward-model predicted codes (paper) or codes of the true tracks")
+    p.add_argument("--codes", choices=list(CODE_SOURCES), default="predicted",
+                   help="inverse model: train on forward-model predicted codes (paper), codes of the true tracks, "
+                        "or the all-zero code (ablation: the same model without motion information)")
     p.add_argument("--chunk", type=int, default=16, help="inverse / bc: actions per chunk (default 16)")
     p.add_argument("--max-steps", type=int, help="optimisation steps (default: the preset's)")
     p.add_argument("--batch-size", type=int, help="per-process batch size (default: the preset's)")

@@ -39,6 +39,7 @@ from amplify_ros.train.presets import KIND_TRAIN_PRESETS, MODEL_PRESETS, TRAIN_P
 # Settings a resumed run may change: they decide what is logged and kept, not the updates.
 BOOKKEEPING = frozenset({"log_every", "val_every", "ckpt_every", "val_batches", "keep_checkpoints"})
 PATHS = frozenset({"data", "out", "tokenizer", "forward"})
+CODE_SOURCES = ("predicted", "gt", "zero")
 
 
 class TrainError(RuntimeError):
@@ -64,7 +65,7 @@ class TrainArgs:
     cameras: list[str] | None = None
     tokenizer: Path | None = None  # forward model: the frozen tokenizer whose codes it predicts
     forward: Path | None = None  # inverse model: the frozen forward model that supplies its codes
-    codes: str = "predicted"  # inverse model: "predicted" by the forward model (paper) or "gt" (tokenizer)
+    codes: str = "predicted"  # inverse model: "predicted" by the forward model (paper), "gt" (tokenizer) or "zero" (ablation)
     chunk: int = 16  # inverse / bc: actions per predicted chunk
     model_overrides: dict[str, Any] = field(default_factory=dict)  # model config fields over the preset
     log_every: int = 20
@@ -150,19 +151,21 @@ def _step(kind: str, model: Callable, batch: dict, frozen: dict[str, torch.nn.Mo
 
 class CodeCache:
     """Motion codes for every sample of a dataset, computed once: greedy forward-model predictions
-    (deterministic, so caching changes nothing) or the tokenizer's codes of the true tracks."""
+    (deterministic, so caching changes nothing), the tokenizer's codes of the true tracks, or the
+    all-zero code everywhere (the ablation that withholds the codes)."""
 
-    def __init__(self, data: WindowDataset, source: torch.nn.Module, predicted: bool, device: torch.device, progress: bool) -> None:
+    def __init__(self, codes: torch.Tensor) -> None:
+        self.codes = codes
+
+    @classmethod
+    def compute(cls, data: WindowDataset, codes_of: Callable[[dict], torch.Tensor], device: torch.device,
+                progress: bool) -> "CodeCache":
         codes = []
         loader = DataLoader(data, 64, generator=torch.Generator())
         for batch in tqdm(loader, desc="motion codes", disable=not progress, unit="batch"):
-            batch = _to(batch, device)
             with torch.inference_mode():
-                if predicted:
-                    codes.append(source.predict(batch["images"], batch["sentence"]).cpu())
-                else:
-                    codes.append(source.encode(batch["tracks"])[1].cpu())
-        self.codes = torch.cat(codes) if codes else torch.zeros(0, dtype=torch.long)
+                codes.append(codes_of(_to(batch, device)).cpu())
+        return cls(torch.cat(codes) if codes else torch.zeros(0, dtype=torch.long))
 
     def attach(self, batch: dict) -> dict:
         batch["codes"] = self.codes[batch["index"]]
@@ -218,8 +221,8 @@ def _frozen_models(args: TrainArgs, device: torch.device) -> tuple[dict[str, tup
     if args.kind == "inverse":
         if args.forward is None:
             raise TrainError("the inverse model needs --forward RUN (a trained forward model)")
-        if args.codes not in ("predicted", "gt"):
-            raise TrainError(f"--codes must be 'predicted' or 'gt', got {args.codes!r}")
+        if args.codes not in CODE_SOURCES:
+            raise TrainError(f"--codes must be one of {', '.join(CODE_SOURCES)}, got {args.codes!r}")
         return {"forward": load_checkpoint(args.forward, "forward", str(device))}, {"forward": args.forward}
     return {}, {}
 
@@ -273,6 +276,8 @@ def _load_data(args: TrainArgs, split: Split, info: distributed.DistInfo) -> tup
     stats = {"image_size": train_set.image_size, "views": train_set.views, "cameras": train_set.cameras,
              "train_episodes": len(train_set.episodes), "train_samples": len(train_set), "preset": args.preset,
              "fps": train_set.fps}
+    if args.kind == "inverse":
+        stats["codes"] = args.codes  # how a deployment feeds it: "zero" needs no forward model
     if "tracks" in train_set[0]:
         stats["horizon"] = int(train_set[0]["tracks"].shape[-3])
     return train_set, val_set, stats
@@ -280,12 +285,21 @@ def _load_data(args: TrainArgs, split: Split, info: distributed.DistInfo) -> tup
 
 def _code_caches(args: TrainArgs, frozen: dict, train_set: WindowDataset, val_set: WindowDataset | None,
                  info: distributed.DistInfo) -> dict[str, "CodeCache"]:
-    """The inverse model's input codes for every sample, predicted or from the true tracks."""
-    predicted = args.codes == "predicted"
-    # true-track codes come from the tokenizer the forward model carries
-    source = frozen["forward"] if predicted else load_checkpoint(resolve(args.forward) / "tokenizer", "tokenizer", str(info.device))[0]
-    return {name: CodeCache(data, source, predicted, info.device, args.progress and info.is_main)
-            for name, data in (("train", train_set), ("val", val_set)) if data is not None}
+    """The inverse model's input codes for every sample: predicted, of the true tracks, or zero."""
+    splits = [(name, data) for name, data in (("train", train_set), ("val", val_set)) if data is not None]
+    forward = frozen["forward"]
+    if args.codes == "zero":
+        zero = forward.fsq.zero_index
+        return {name: CodeCache(torch.full((len(data), forward.cfg.code_len), zero, dtype=torch.long)) for name, data in splits}
+    if args.codes == "predicted":
+        def codes_of(batch: dict) -> torch.Tensor:
+            return forward.predict(batch["images"], batch["sentence"])
+    else:  # true-track codes come from the tokenizer the forward model carries
+        tokenizer = load_checkpoint(resolve(args.forward) / "tokenizer", "tokenizer", str(info.device))[0]
+
+        def codes_of(batch: dict) -> torch.Tensor:
+            return tokenizer.encode(batch["tracks"])[1]
+    return {name: CodeCache.compute(data, codes_of, info.device, args.progress and info.is_main) for name, data in splits}
 
 
 def _train(args: TrainArgs, info: distributed.DistInfo) -> Path:
