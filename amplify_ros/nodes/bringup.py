@@ -1,4 +1,5 @@
-"""amplify-bringup: every node a config YAML names, in one process, without `ros2 launch`.
+"""amplify-bringup: every node a config YAML names, without `ros2 launch`: in one process, or
+each in its own, restarted when it exits.
 
     amplify-bringup config/sim_demo.yaml
 
@@ -13,16 +14,40 @@ one extra section the nodes ignore, which says what to start::
 Each node reads its own section (by node name) through rcl's ``--params-file``, exactly as under
 ``ros2 launch``. Ctrl-C or SIGTERM shuts everything down cleanly.
 
+Supervision, for long runs (what launch_ros's ``respawn`` and ``respawn_delay`` do)::
+
+    amplify_bringup:
+      ros__parameters:
+        nodes: [realsense_node, policy_node, arm_output_node]
+        processes: true                 # each node in its own OS process (default false: one process)
+        respawn: [policy_node]          # restart these when they exit: a list of modules of `nodes`,
+                                        # all (or true), or none (false, the default)
+        respawn_delay: 2.0              # seconds from an exit to its restart (default 0), or per
+                                        # node: {policy_node: 1.0} (unnamed respawning nodes: 0)
+
+With ``processes: true`` the bringup starts ``python -m amplify_ros.nodes.<module> --ros-args
+--params-file <config> -r from:=to ...`` per node and supervises them (``supervisor.py``): an exit
+is logged with the node name, pid and status (``amplify_policy (pid 1234) exited: killed by
+SIGKILL``); a node that respawns starts again after its delay (logged with a restart count), any
+other stays down while the rest run on. Ctrl-C or SIGTERM: SIGINT to every node, up to 5 s, then
+SIGKILL; exit status 0. When every node is down for good the bringup exits (1 if one failed). On
+Linux no node outlives the bringup, even a ``kill -9`` of it (see ``supervisor.py``). ``respawn``
+needs ``processes: true`` (one process cannot restart a part of itself); ``ros2 launch`` always
+starts a process per node and takes ``respawn`` and ``respawn_delay`` from the same section. A
+setting this section does not know (a typo) is an error, not a silent default.
+
 The nodes share a SingleThreadedExecutor unless ``--executor multi``: with rclpy 9's
 MultiThreadedExecutor a callback running inference (tens of ms) competes with the executor's
 own polling for the GIL. Measured (benchmarks/latency.py, BC policy node, 640x480 at 30 Hz):
 single-threaded, 165 of 200 frames answered, p50 31 ms; multi-threaded, 25 of 200, p50 92 ms.
+(With ``processes: true`` each node spins its own single-threaded executor.)
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import signal
 import sys
 import threading
@@ -38,6 +63,7 @@ from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
 from amplify_ros.nodes.paths import find_config
+from amplify_ros.nodes.supervisor import Child, Supervisor
 
 NODES: dict[str, tuple[str, str]] = {  # module -> (class, node name)
     "sim_bridge_node": ("SimBridgeNode", "amplify_sim_bridge"),
@@ -51,6 +77,8 @@ NODES: dict[str, tuple[str, str]] = {  # module -> (class, node name)
     "keyboard_teleop_node": ("KeyboardTeleopNode", "amplify_keyboard"),
     "recorder_node": ("RecorderNode", "amplify_recorder"),
 }
+TERMINAL_NODES = {"keyboard_teleop_node"}  # read keys: a terminal of their own (launch), the foreground (processes)
+SECTION_KEYS = ("nodes", "remappings", "processes", "respawn", "respawn_delay")  # of amplify_bringup.ros__parameters
 
 
 class BringupError(ValueError):
@@ -67,10 +95,18 @@ class GraphNode:
     module: str  # amplify_ros.nodes.<module>; also its console script (`ros2 run amplify_ros <module>`)
     name: str  # node name: its section of the YAML
     remappings: tuple[tuple[str, str], ...] = ()
+    respawn: bool = False  # restarted when it exits (needs Bringup.processes)
+    respawn_delay: float = 0.0  # seconds from an exit to the restart
 
 
-def read_graph(path: str | Path) -> list[GraphNode]:
-    """The nodes a config YAML starts, with their remappings (shared by bringup and launch files)."""
+@dataclass(frozen=True)
+class Bringup:
+    nodes: tuple[GraphNode, ...]
+    processes: bool = False  # a process per node (amplify-bringup; ros2 launch always does)
+
+
+def read_bringup(path: str | Path) -> Bringup:
+    """The amplify_bringup section of a config YAML (module docstring), checked: what to start and how."""
     path = Path(path)
     try:
         doc = yaml.safe_load(path.read_text()) or {}
@@ -83,6 +119,17 @@ def read_graph(path: str | Path) -> list[GraphNode]:
     unknown = [n for n in modules if n not in NODES]
     if unknown:
         raise BringupError(f"{path}: unknown nodes {unknown}; known: {', '.join(NODES)}")
+    extra = [k for k in section if k not in SECTION_KEYS]
+    if extra:
+        raise BringupError(f"{path}: amplify_bringup has no setting {extra}; it has {', '.join(SECTION_KEYS)}")
+    processes = section.get("processes", False)
+    if not isinstance(processes, bool):
+        raise BringupError(f"{path}: processes is true or false, not {processes!r}")
+    respawn = respawning(path, section.get("respawn", False), modules)
+    if respawn and not processes:
+        raise BringupError(f"{path}: respawn {sorted(respawn)} needs processes: true (a node restarts as a process "
+                           "of its own; in one process a dead node takes the others with it)")
+    delays = respawn_delays(path, section.get("respawn_delay", 0.0), respawn)
     remaps: dict[str, list[tuple[str, str]]] = {}
     for rule in section.get("remappings") or []:
         node, sep, mapping = str(rule).partition(":")
@@ -90,7 +137,52 @@ def read_graph(path: str | Path) -> list[GraphNode]:
         if not sep or not arrow:
             raise BringupError(f"{path}: remapping {rule!r} is not 'node_name:from:=to'")
         remaps.setdefault(node.strip(), []).append((src.strip(), dst.strip()))
-    return [GraphNode(m, NODES[m][1], tuple(remaps.get(NODES[m][1], ()))) for m in modules]
+    return Bringup(tuple(GraphNode(m, NODES[m][1], tuple(remaps.get(NODES[m][1], ())), m in respawn, delays.get(m, 0.0))
+                         for m in modules), processes)
+
+
+def read_graph(path: str | Path) -> list[GraphNode]:
+    """The nodes a config YAML starts, with their remappings (shared by bringup and launch files)."""
+    return list(read_bringup(path).nodes)
+
+
+def respawning(path: Path, value: object, modules: list[str]) -> set[str]:
+    """The modules ``respawn: [...] | all | true | false`` names."""
+    if value is True or value == "all":
+        return set(modules)
+    if value is False or value is None:
+        return set()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BringupError(f"{path}: respawn is a list of nodes (modules, as in nodes), all, true or false; "
+                           f"not {value!r}")
+    unknown = [v for v in value if v not in modules]
+    if unknown:
+        raise BringupError(f"{path}: respawn names {unknown}, which nodes {modules} does not start")
+    return set(value)
+
+
+def respawn_delays(path: Path, value: object, respawn: set[str]) -> dict[str, float]:
+    """Seconds before each respawning module restarts, from ``respawn_delay: 2.0 | {module: 1.0}``."""
+    if not isinstance(value, dict):
+        return dict.fromkeys(respawn, seconds(path, "respawn_delay", value))
+    others = [k for k in value if k not in respawn]
+    if others:
+        raise BringupError(f"{path}: respawn_delay names {others}, which respawn {sorted(respawn)} does not restart")
+    return {k: seconds(path, f"respawn_delay.{k}", v) for k, v in value.items()}
+
+
+def seconds(path: Path, key: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value >= 0):
+        raise BringupError(f"{path}: {key} is a number of seconds >= 0, not {value!r}")
+    return float(value)
+
+
+def node_args(path: Path, node: GraphNode) -> list[str]:
+    """The ROS arguments of one node: the params file and its remappings."""
+    cli = ["--ros-args", "--params-file", str(path)]
+    for src, dst in node.remappings:
+        cli += ["-r", f"{src}:={dst}"]
+    return cli
 
 
 def build_nodes(path: Path) -> list[Node]:
@@ -98,11 +190,28 @@ def build_nodes(path: Path) -> list[Node]:
     nodes = []
     for g in read_graph(path):
         cls = getattr(importlib.import_module(f"amplify_ros.nodes.{g.module}"), NODES[g.module][0])
-        cli = ["--ros-args", "--params-file", str(path)]
-        for src, dst in g.remappings:
-            cli += ["-r", f"{src}:={dst}"]
-        nodes.append(cls(cli_args=cli))
+        nodes.append(cls(cli_args=node_args(path, g)))
     return nodes
+
+
+def node_processes(path: Path, ros_args: list[str] | None = None) -> list[Child]:
+    """The configured nodes as supervised commands: each node module's ``main()``, with the same
+    arguments ``build_nodes`` gives the node (and ``ros_args`` for all of them, like rclpy.init's)."""
+    return [Child(g.name, [sys.executable, "-m", f"amplify_ros.nodes.{g.module}", *(ros_args or []),
+                           *node_args(path, g)],
+                  respawn=g.respawn, respawn_delay=g.respawn_delay, foreground=g.module in TERMINAL_NODES)
+            for g in read_graph(path)]
+
+
+def supervise(path: Path, ros_args: list[str] | None = None) -> int:
+    """Run the configured nodes as supervised processes until Ctrl-C or SIGTERM (module docstring)."""
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return Supervisor(node_processes(path, ros_args)).run(stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 EXECUTORS: dict[str, type[Executor]] = {"single": SingleThreadedExecutor, "multi": MultiThreadedExecutor}
@@ -156,13 +265,17 @@ def run_node(node_class: type[Node], args: list[str] | None = None) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config", help="config YAML, or the name of a shipped one (sim_demo, sim_split, sim_record, sim_keyboard, record, tracking, real_arm, gazebo_arm)")
-    p.add_argument("--executor", choices=tuple(EXECUTORS), default="single",
-                   help="single (default: the fastest for inference nodes, see above) or multi")
+    p.add_argument("--executor", choices=tuple(EXECUTORS),
+                   help="single (default: the fastest for inference nodes, see above) or multi; one process only")
     args, ros_args = p.parse_known_args(argv)
     args.config = find_config(args.config)
     try:
+        if read_bringup(args.config).processes:
+            if args.executor:
+                raise BringupError(f"{args.config} has processes: true, where each node spins alone: no --executor")
+            return supervise(args.config, ros_args)
         with rclpy.init(args=ros_args, signal_handler_options=SignalHandlerOptions.NO):  # spin() handles signals
-            spin(build_nodes(args.config), executor_kind=args.executor)
+            spin(build_nodes(args.config), executor_kind=args.executor or "single")
     except (BringupError, NodeStartError) as err:
         print(f"amplify-bringup: {err}", file=sys.stderr)
         return 2

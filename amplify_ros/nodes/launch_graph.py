@@ -1,10 +1,11 @@
 """The launch description of a config YAML's graph, for ``ros2 launch`` on a full ROS 2 install.
 
 Every file in launch/ is one line over this: ``amplify.launch.py`` takes the config as an
-argument, ``<config>.launch.py`` defaults it to its own name. The nodes and remappings come from
-the YAML's amplify_bringup section (``read_graph``), so ``ros2 launch`` and ``amplify-bringup``
-start the same graph. ``launch`` and ``launch_ros`` are not on PyPI: they are imported only when
-a launch file runs.
+argument, ``<config>.launch.py`` defaults it to its own name. The nodes, remappings, ``respawn``
+and ``respawn_delay`` come from the YAML's amplify_bringup section (``read_graph``), so ``ros2
+launch`` and ``amplify-bringup`` start the same graph, supervised the same way (launch_ros's
+``respawn`` restarts a node ``respawn_delay`` seconds after it exits). ``launch`` and
+``launch_ros`` are not on PyPI: they are imported only when a launch file runs.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from amplify_ros.nodes.bringup import read_graph
+from amplify_ros.nodes.bringup import TERMINAL_NODES, read_graph
 
-TERMINAL_NODES = {"keyboard_teleop_node"}  # read keys: started in a terminal of their own
+__all__ = ["TERMINAL_NODES", "launch_config"]
 
 
 def launch_config(default: str) -> Callable[[], object]:
@@ -34,6 +35,7 @@ def launch_config(default: str) -> Callable[[], object]:
             terminal = LaunchConfiguration("terminal").perform(context)
             return [Node(package="amplify_ros", executable=n.module, name=n.name, parameters=[config],
                          remappings=list(n.remappings), output="screen",
+                         respawn=n.respawn, respawn_delay=n.respawn_delay,
                          prefix=terminal if n.module in TERMINAL_NODES else None) for n in read_graph(config)]
 
         return LaunchDescription([
