@@ -118,7 +118,7 @@ def test_missing_gl_library_names_the_package(tmp_path, capsys, monkeypatch):
 def test_info_reports_corrupt_files_and_goes_on(tmp_path, capsys):
     generate(tmp_path / "ds")
     (tmp_path / "ds" / "button-press-topdown" / "episode_00000.h5").write_bytes(b"\x89HDF\r\n garbage")
-    assert main(["info", str(tmp_path / "ds")]) == 0
+    assert main(["info", str(tmp_path / "ds")]) == 1  # something was skipped
     out = capsys.readouterr().out
     assert "episodes       1" in out and "corrupt: button-press-topdown/episode_00000.h5" in out
 

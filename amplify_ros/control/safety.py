@@ -7,12 +7,14 @@ nothing, so a position controller keeps its last target) and names why:
    motion restarts only after an explicit ``enable()``.
 2. ``disabled``: the gate is off until ``enable()``; it starts off.
 3. ``wrong_size``: the command does not have ``config.size`` values.
-4. ``non_finite``: a NaN or an infinity anywhere.
+4. ``non_finite``: a NaN or an infinity anywhere; ``implausible``: a value beyond
+   ``MAX_MAGNITUDE``, which no joint position, speed or Cartesian target reaches (a corrupted
+   message: clamping it to the limits would still send the arm to one end of its range).
 5. ``no_heartbeat``: with ``heartbeat_timeout`` set, the last heartbeat is missing or too old.
 6. ``stale_image``, ``stale_state``: the latest camera image or robot state is missing, older than
    ``max_image_age`` / ``max_state_age``, or stamped that much in the future (another clock).
-7. ``no_reference``: with ``max_velocity`` set, there is neither a previous command nor a current
-   state to measure the step from.
+7. ``no_reference``: with ``max_velocity`` set, there is neither a previous command nor a current,
+   finite state to measure the step from.
 
 A command that passes is then made safe instead of refused, in this order:
 
@@ -36,9 +38,16 @@ from dataclasses import dataclass
 import numpy as np
 
 REASONS = (
-    "estop", "disabled", "wrong_size", "non_finite", "no_heartbeat", "stale_image", "stale_state", "no_reference",
+    "estop", "disabled", "wrong_size", "non_finite", "implausible", "no_heartbeat", "stale_image", "stale_state", "no_reference",
     "clamped_limits", "clamped_workspace", "clamped_velocity",
 )
+
+MAX_MAGNITUDE = 1e6  # rad, m, rad/s, m/s or normalised: no real state or command value comes near
+
+
+def implausible(values: np.ndarray) -> bool:
+    """Whether finite ``values`` hold one beyond ``MAX_MAGNITUDE`` (a corrupted message)."""
+    return bool(np.any(np.abs(values) > MAX_MAGNITUDE))
 
 
 @dataclass(frozen=True)
@@ -172,13 +181,16 @@ class SafetyFilter:
             return f"wrong_size: {cmd.size} values, expected {cfg.size}"
         if not np.all(np.isfinite(cmd)):
             return f"non_finite: {cmd.tolist()}"
+        if implausible(cmd):
+            return f"implausible: a value beyond {MAX_MAGNITUDE:g}: {cmd.tolist()}"
         heartbeat = _age("no_heartbeat", "heartbeat", heartbeat_time, now, cfg.heartbeat_timeout)
         stale = heartbeat or _age("stale_image", "image", image_time, now, cfg.max_image_age)
         stale = stale or _age("stale_state", "state", state_time, now, cfg.max_state_age)
         if stale:
             return stale
-        if cfg.max_velocity is not None and self._last is None and (state is None or np.size(state) != cfg.size):
-            return f"no_reference: the first command needs the current state ({cfg.size} values) to limit its step"
+        if cfg.max_velocity is not None and self._last is None and (
+                state is None or np.size(state) != cfg.size or not np.all(np.isfinite(state)) or implausible(np.asarray(state))):
+            return f"no_reference: the first command needs the current state ({cfg.size} finite values) to limit its step"
         return ""
 
     def _clamp(self, cmd: np.ndarray, lower: np.ndarray, upper: np.ndarray, part: slice, name: str) -> str:

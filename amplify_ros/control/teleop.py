@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from amplify_ros.control.commands import TwistFields
+from amplify_ros.control.safety import MAX_MAGNITUDE, implausible
 
 GRIPPER_AXES = ("angular.x", "angular.y", "angular.z")
 
@@ -48,14 +49,14 @@ class TwistMapping:
             raise ValueError(f"gripper_axis must be one of {', '.join(GRIPPER_AXES)}, got {self.gripper_axis!r}")
 
     def action(self, linear: Sequence[float], angular: Sequence[float]) -> np.ndarray:
-        """(dims,) action in [-1, 1]; raises ValueError on a non-finite twist."""
-        values = [v * self.linear_scale for v in linear]
-        if self.dims == 4:
-            values.append(angular[GRIPPER_AXES.index(self.gripper_axis)] * self.gripper_scale)
-        action = np.asarray(values, np.float64)
-        if not np.all(np.isfinite(action)):
-            raise ValueError(f"twist is not finite: linear {list(linear)}, angular {list(angular)}")
-        return np.clip(action, -1.0, 1.0)
+        """(dims,) action in [-1, 1]; raises ValueError on a twist whose used values are not
+        finite or beyond ``MAX_MAGNITUDE`` (a corrupted message, not a full-speed request)."""
+        used = list(linear) + ([angular[GRIPPER_AXES.index(self.gripper_axis)]] if self.dims == 4 else [])
+        raw = np.asarray(used, np.float64)
+        if not np.all(np.isfinite(raw)) or implausible(raw):
+            raise ValueError(f"twist is not finite or beyond {MAX_MAGNITUDE:g}: linear {list(linear)}, angular {list(angular)}")
+        scales = [self.linear_scale] * 3 + ([self.gripper_scale] if self.dims == 4 else [])
+        return np.clip(raw * np.asarray(scales), -1.0, 1.0)
 
 
 def action_twist(action: Sequence[float] | np.ndarray) -> TwistFields:

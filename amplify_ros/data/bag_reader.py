@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lz4.frame import decompress as lz4_decompress
-from rosbags.rosbag2 import Reader, ReaderError
+from rosbags.rosbag2 import Reader
 
 try:
     from compression import zstd  # Python >= 3.14
@@ -231,8 +231,9 @@ class BagReader:
                     try:
                         for c, timestamp, data in reader.messages(wanted) if wanted else ():
                             yield RawMessage(c.topic, c.msgtype, timestamp, data)
-                    except ReaderError as e:  # a damaged chunk behind a valid index
-                        raise BagReadError(f"{file}: {e}") from None
+                    except Exception as e:  # noqa: BLE001 - a damaged chunk behind a valid index: rosbags raises
+                        # ReaderError, or OverflowError / ValueError / struct.error where a length field was hit
+                        raise BagReadError(f"{file}: damaged data ({type(e).__name__}: {e})") from None
             else:
                 scan = _McapScan(file, topics)
                 yield from scan
@@ -254,8 +255,11 @@ class BagReader:
     @staticmethod
     def _sqlite_messages(file: Path, topics: Collection[str] | None) -> Iterator[RawMessage]:
         with closing(_sqlite(file)) as db:
-            names = {tid: (name, msgtype) for tid, name, msgtype in db.execute("SELECT id, name, type FROM topics")}
-            for tid, timestamp, data in db.execute("SELECT topic_id, timestamp, data FROM messages ORDER BY timestamp"):
-                topic, msgtype = names.get(tid, ("", ""))
-                if topic and (topics is None or topic in topics):
-                    yield RawMessage(topic, msgtype, timestamp, bytes(data))
+            try:  # a page damaged on disk shows only when the query reaches it
+                names = {tid: (name, msgtype) for tid, name, msgtype in db.execute("SELECT id, name, type FROM topics")}
+                for tid, timestamp, data in db.execute("SELECT topic_id, timestamp, data FROM messages ORDER BY timestamp"):
+                    topic, msgtype = names.get(tid, ("", ""))
+                    if topic and (topics is None or topic in topics):
+                        yield RawMessage(topic, msgtype, timestamp, bytes(data))
+            except sqlite3.Error as e:
+                raise BagReadError(f"{file}: damaged sqlite3 data ({e})") from None

@@ -73,8 +73,13 @@ def compressed_to_rgb(msg: Any) -> np.ndarray:
 def cdr_stamp(data: bytes) -> int:
     """The header stamp (ns) of a serialized message that starts with a std_msgs/Header (Image,
     CameraInfo, ...), read from its first 12 bytes: a node that needs only a frame's time need
-    not deserialize the frame. Raises ValueError on data too short to hold a header."""
+    not deserialize the frame. Raises ValueError on data too short to hold a header, not CDR, or whose
+    stamp is corrupt (negative, or nanoseconds of a second or more)."""
     if len(data) < 12:
         raise ValueError(f"{len(data)} bytes cannot hold a CDR header stamp")
+    if data[0] != 0 or data[1] > 1:
+        raise ValueError(f"not a plain CDR message (encapsulation {bytes(data[:2]).hex()}, expected 0000 or 0001)")
     sec, nanosec = struct.unpack_from("<iI" if data[1] & 1 else ">iI", data, 4)  # after the encapsulation header
+    if nanosec >= 1_000_000_000 or sec < 0:
+        raise ValueError(f"corrupt header stamp: {sec} s {nanosec} ns (seconds must not be negative, nanoseconds below 10^9)")
     return sec * 1_000_000_000 + nanosec

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from amplify_ros.data.dataset import list_episodes
-from amplify_ros.data.episode import read_episode
+from amplify_ros.data.episode import CorruptEpisodeError, read_episode
 
 
 @dataclass
@@ -77,8 +78,14 @@ class WindowDataset(torch.utils.data.Dataset):
         self.episodes: list[dict] = []
         self.cameras: list[str] = list(cameras or [])
         self.skipped_without_actions = 0
+        self.skipped_corrupt: list[str] = []  # unreadable episode files, reported and left out
         for rel in tqdm(episodes, desc="loading episodes", unit="ep", disable=not progress):
-            ep = read_episode(self.root / rel)
+            try:
+                ep = read_episode(self.root / rel)
+            except CorruptEpisodeError as e:
+                self.skipped_corrupt.append(rel)
+                tqdm.write(f"skipped {e}", file=sys.stderr)
+                continue
             if require_actions and ep.actions is None:
                 self.skipped_without_actions += 1
                 continue

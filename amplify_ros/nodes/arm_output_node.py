@@ -29,8 +29,8 @@ from amplify_ros.nodes.command_msgs import float64_array_msg, joint_trajectory_m
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
 from amplify_ros.nodes.parameters import LiveParameters
 from amplify_ros.nodes.qos import state_qos
-from amplify_ros.nodes.stamps import now_seconds, received_seconds, stamp_seconds
-from amplify_ros.nodes.state_msgs import joint_vector
+from amplify_ros.nodes.stamps import now_seconds, usable_seconds
+from amplify_ros.nodes.state_msgs import joint_reading
 from amplify_ros.nodes.tensor_msgs import trajectory_to_chunk
 from amplify_ros.nodes.bringup import run_node
 
@@ -96,7 +96,8 @@ class ArmOutputNode(Node):
         if not self.state_names:
             return
         try:
-            self._state = (joint_vector(msg, self.state_names).astype(np.float64), received_seconds(self, msg.header))
+            vec, stamp = joint_reading(msg, self.state_names, now_seconds(self), self.filter.config.max_state_age)
+            self._state = (vec.astype(np.float64), stamp)
         except ValueError as err:
             self.health.drop("bad_state", str(err))
 
@@ -124,7 +125,7 @@ class ArmOutputNode(Node):
             command = np.array([np.nan])  # refused below as wrong_size or non_finite, and counted
             self.get_logger().error(f"unreadable command: {err}", throttle_duration_sec=2.0)
         state, state_time = self._state if self._state is not None else (None, None)
-        verdict = self.filter.check(command, now_seconds(self), stamp_seconds(msg.header), state_time, self._heartbeat, state)
+        verdict = self.filter.check(command, now_seconds(self), usable_seconds(msg.header), state_time, self._heartbeat, state)
         self.health.info = {k: str(v) for k, v in sorted(self.filter.counters.items()) if v}
         if verdict.command is None:
             self.get_logger().warning(f"holding: {verdict.reason}", throttle_duration_sec=2.0)

@@ -31,7 +31,7 @@ from amplify_ros.nodes.diagnostics import Health
 from amplify_ros.nodes.parameters import LiveParameters
 from amplify_ros.nodes.paths import find
 from amplify_ros.nodes.qos import image_qos
-from amplify_ros.nodes.stamps import now_seconds, stamp_seconds
+from amplify_ros.nodes.stamps import now_seconds, stamp_problem, stamp_seconds
 from amplify_ros.nodes.tensor_msgs import codes_to_msg, tracks_to_msg
 
 
@@ -111,10 +111,20 @@ class FrameGate:
             self._node.get_logger().error(f"refusing image: {err}", throttle_duration_sec=2.0)
             return None
 
+    def stamp(self, msg: Image, max_ahead: float) -> bool:
+        """False (and counted) for a corrupted stamp or one more than ``max_ahead`` s ahead of
+        the node's clock (``stamps.stamp_problem``)."""
+        kind, reason = stamp_problem(msg.header, now_seconds(self._node), max_ahead)
+        if kind:
+            self.refuse(kind, reason)
+        return not kind
+
     def model_input(self, msg: Image, size: int, max_age: float, state: np.ndarray | None = None,
                     state_stamp: float | None = None, max_state_age: float | None = None) -> tuple[np.ndarray, np.ndarray] | None:
         """(source RGB, its centre square at ``size`` px) of a fresh colour frame, or None after
         saying why not. With ``max_state_age`` the robot state must exist and be that close."""
+        if not self.stamp(msg, max_age):
+            return None
         kind, reason = refuse_reason(now_seconds(self._node), stamp_seconds(msg.header), max_age, state, state_stamp,
                                      max_state_age)
         if kind:

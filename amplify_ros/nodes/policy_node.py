@@ -31,8 +31,8 @@ from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
 from amplify_ros.nodes.model_io import ExtraViews, FrameGate, MotionPublisher, declare_device, declare_image_qos, load_model
 from amplify_ros.nodes.parameters import LiveParameters
 from amplify_ros.nodes.qos import latched_qos, state_qos
-from amplify_ros.nodes.stamps import received_seconds, stamp_seconds
-from amplify_ros.nodes.state_msgs import joint_vector
+from amplify_ros.nodes.stamps import now_seconds, stamp_seconds
+from amplify_ros.nodes.state_msgs import joint_reading
 from amplify_ros.nodes.tensor_msgs import chunk_to_trajectory
 from amplify_ros.nodes.bringup import run_node
 
@@ -152,12 +152,12 @@ class PolicyNode(Node):
 
     def on_state(self, msg: JointState) -> None:
         try:
-            vec = joint_vector(msg, self.state_names)
+            vec, stamp = joint_reading(msg, self.state_names, now_seconds(self), self.max_state_age)
         except ValueError as err:
             self.health.drop("bad_state", str(err))
             self.get_logger().error(str(err), throttle_duration_sec=5.0)
             return
-        self.states.add(vec, received_seconds(self, msg.header))
+        self.states.add(vec, stamp)
 
     def on_image(self, msg: Image) -> None:
         self.act(msg)

@@ -27,7 +27,7 @@ from amplify_ros.data.image_msgs import cdr_stamp
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
 from amplify_ros.nodes.model_io import declare_image_qos
 from amplify_ros.nodes.parameters import LiveParameters
-from amplify_ros.nodes.stamps import header_at
+from amplify_ros.nodes.stamps import future_problem, header_at, now_seconds, stamp_ns, stamp_problem
 from amplify_ros.nodes.tensor_msgs import chunk_to_trajectory
 from amplify_ros.nodes.bringup import run_node
 
@@ -73,7 +73,11 @@ class TeleopNode(Node):
 
     def on_twist(self, msg: Twist | TwistStamped) -> None:
         twist = msg.twist if self.stamped else msg
-        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec if self.stamped else 0
+        stamp = stamp_ns(msg.header) if self.stamped else 0
+        kind, reason = stamp_problem(msg.header, now_seconds(self), self.pairing.max_age) if self.stamped else ("", "")
+        if kind:
+            self.health.drop(kind, f"ignoring input: {reason}")
+            return
         try:
             action = self.mapping.action((twist.linear.x, twist.linear.y, twist.linear.z),
                                          (twist.angular.x, twist.angular.y, twist.angular.z))
@@ -91,6 +95,10 @@ class TeleopNode(Node):
             stamp = cdr_stamp(data)
         except ValueError as err:
             self.health.drop("bad_image", str(err))
+            return
+        kind, reason = future_problem(stamp * 1e-9, now_seconds(self), self.pairing.max_age)
+        if kind:
+            self.health.drop(kind, f"camera frame {reason}")
             return
         command, missed = self.pairing.frame(stamp, time.monotonic())
         if missed:

@@ -49,6 +49,9 @@ class TrackerNode(Node):
         )
         self.image_size = p.declare("image_size", 128, "side (px) of the centre square frames are resized to before "
                                     "tracking: the image size of the datasets and models", range=(16, 1024))
+        self.max_stamp_ahead = p.declare("max_stamp_ahead", 1.0, "frames stamped further than this (s) after the "
+                                         "node's clock are refused: another clock, or a corrupted header",
+                                         range=(0.0, 3600.0), apply=p.setter("max_stamp_ahead"))
         self.tracker = self._build(spec)
         self._frames: dict[int, tuple[Header, np.ndarray]] = {}  # frame index -> header, square frame; until its window is out
         self._last: tuple[float, tuple[int, int]] | None = None  # stamp and source (H, W) of the last frame tracked
@@ -85,7 +88,7 @@ class TrackerNode(Node):
         if self.tracker is None:
             self.health.drop("no_tracker")
             return
-        rgb = self.gate.colour(msg)
+        rgb = self.gate.colour(msg) if self.gate.stamp(msg, self.max_stamp_ahead) else None
         if rgb is None:
             return
         stamp, hw = stamp_seconds(msg.header), rgb.shape[:2]

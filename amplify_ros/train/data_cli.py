@@ -6,6 +6,10 @@
     amplify-data track data/demo --backend lk --overwrite
     amplify-data import-video clip1.mp4 frames_dir/ --task "pick up the red cup" --out data/videos
     amplify-data import-bag demo1/ demo2/ --action-topic /arm/joint_trajectory --task "pick up the red cup" --out data/bags
+
+Unreadable inputs (truncated, empty or damaged episode files and bags) are reported one line
+each, naming the file, and skipped; the rest is used. Exit status: 0 when every input was
+used, 1 when some were skipped, 2 on an error (nothing usable, a bad argument).
 """
 
 from __future__ import annotations
@@ -188,7 +192,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     info = summarize(args.root).as_dict()
     if args.json:
         print(json.dumps(info, indent=2))
-        return 0
+        return 1 if info["corrupt"] else 0
     rows = [
         ("folder", info["root"]),
         ("episodes", info["episodes"]),
@@ -209,7 +213,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"{key:<{width}}  {value}")
     for path, reason in info["corrupt"].items():
         print(f"  corrupt: {path}: {reason}")
-    return 0
+    return 1 if info["corrupt"] else 0
 
 
 def cmd_view(args: argparse.Namespace) -> int:
@@ -265,7 +269,7 @@ def cmd_track(args: argparse.Namespace) -> int:
         f"{' (use --overwrite to replace them)' if counts['skipped'] else ''}, {counts['corrupt']} unreadable",
         file=sys.stderr,
     )
-    return 0
+    return 1 if counts["corrupt"] else 0
 
 
 def cmd_import_video(args: argparse.Namespace) -> int:
