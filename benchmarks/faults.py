@@ -20,6 +20,8 @@ results are relative to the repository root.
   damaged, reported (one line naming the file) and skipped, crashes (exceptions out of the tool),
   exit status. A file damaged only inside pixel data may still read as valid: it is counted as
   damaged but not as skipped.
+- ``kill_policy``, ``kill_recorder``, ``camera_stop``, ``disk_full``: a running graph of
+  processes, see benchmarks/faults_runtime.py.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ os.environ.setdefault("ROS_DOMAIN_ID", str(100 + os.getpid() % 100))
 
 import numpy as np  # noqa: E402
 
+import faults_runtime  # noqa: E402
+from faults_runtime import table  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "test"))  # the tiny models and datasets, the fuzz driver and bag writer of the tests
 RESULTS = ROOT / "benchmarks" / "results" / "faults.json"
@@ -53,12 +58,6 @@ def case(name: str) -> Callable[[Case], Case]:
         CASES[name] = fn
         return fn
     return register
-
-
-def table(header: list[str], rows: list[list]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 # --- fuzz ---------------------------------------------------------------------------------------
@@ -179,6 +178,9 @@ def corrupt_files(args: argparse.Namespace) -> tuple[dict, str]:
             "tools": rows, "crashes": sum(r["crashes"] for r in rows)}, md
 
 
+CASES.update(faults_runtime.CASES)  # process kills, the camera stopping, the disk filling
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, of: {', '.join(CASES)}")
@@ -187,6 +189,7 @@ def main() -> int:
     parser.add_argument("--bags", type=int, default=6, help="corrupt_files: bags per storage (half are damaged)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    faults_runtime.add_arguments(parser)
     args = parser.parse_args()
     names = [n.strip() for n in args.cases.split(",") if n.strip()]
     unknown = [n for n in names if n not in CASES]

@@ -76,6 +76,27 @@ def test_gate_estop_and_reset(ros):
         probe.destroy_node()
 
 
+def test_a_command_after_a_gap_disables_the_output_until_enabled(ros):
+    node = make(enabled=True, max_command_gap=0.3)
+    executor, probe = graph(node)
+    try:
+        assert spin_until(executor, lambda: probe.subscribers("amplify/command") > 0 or command(probe, [0.1, 0.2, 0.3]))
+        command(probe, [0.1, 0.2, 0.3])
+        assert spin_until(executor, lambda: bool(probe.got["arm/command"]))
+        spin_for(executor, 0.5)  # the policy is gone for longer than max_command_gap
+        n = len(probe.got["arm/command"])
+        command(probe, [0.1, 0.2, 0.3])
+        assert spin_until(executor, lambda: node.filter.counters["command_gap"] == 1)
+        assert not node.get_parameter("enabled").value and len(probe.got["arm/command"]) == n
+        assert node.set_parameters([Parameter("enabled", value=True)])[0].successful
+        command(probe, [0.1, 0.2, 0.3])
+        assert spin_until(executor, lambda: len(probe.got["arm/command"]) == n + 1)
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        probe.destroy_node()
+
+
 def test_nan_stale_and_missing_heartbeat_are_held(ros):
     node = make("float64_array", enabled=True, heartbeat_timeout=2.0)
     executor, probe = graph(node, Float64MultiArray)

@@ -115,6 +115,22 @@ def test_stale_images_and_bad_states_publish_nothing(graph):
                                             for d in probe.got["/diagnostics"] for s in d.status), timeout=3.0)
 
 
+def test_chunks_from_before_a_camera_outage_are_not_executed_after_it(graph):
+    executor, node, probe = graph
+    assert node.set_parameters([Parameter("ensemble", value="open-loop"), Parameter("execute_steps", value=4)])
+    stamp = time.time()
+    assert spin_until(executor, lambda: probe.subscribers("camera/image_raw") or send_frame(probe, stamp))
+    send_frame(probe, stamp := time.time())
+    assert spin_until(executor, lambda: answered(probe, stamp))
+    chunks = len(probe.got["amplify/action_chunk"])
+    send_frame(probe, stamp := time.time())  # the chunk has actions left: no new one
+    assert spin_until(executor, lambda: answered(probe, stamp)) and len(probe.got["amplify/action_chunk"]) == chunks
+    spin_for(executor, node.max_image_age + 0.1)  # the camera stops for longer than max_image_age
+    send_frame(probe, stamp := time.time())
+    assert spin_until(executor, lambda: answered(probe, stamp))
+    assert len(probe.got["amplify/action_chunk"]) == chunks + 1  # predicted afresh, not the old chunk's rest
+
+
 def test_parameters_are_described_ranged_and_rejected_with_a_reason(graph, tmp_path):
     _, node, _ = graph
     desc = node.describe_parameter("ensemble_k")

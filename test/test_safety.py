@@ -107,3 +107,15 @@ def test_inconsistent_configs_name_the_field():
         SafetyConfig(size=2, period=0.1, max_velocity=0.0)
     with pytest.raises(ValueError, match="workspace_lower and workspace_upper go together"):
         SafetyConfig(size=3, period=0.1, workspace_lower=[0, 0, 0])
+
+
+def test_a_gap_in_the_command_stream_closes_the_gate_until_enabled_again():
+    f = SafetyFilter(SafetyConfig(size=1, period=0.1, max_command_gap=0.5, max_image_age=None, max_state_age=None))
+    f.enable()
+    assert f.check([0.1], now=10.0).command is not None
+    assert f.check([0.1], now=10.4).command is not None  # within the gap
+    v = f.check([0.1], now=11.0)  # 0.6 s: the policy died and came back
+    assert v.command is None and v.reason.startswith("command_gap") and not f.enabled and f.counters["command_gap"] == 1
+    assert f.check([0.1], now=11.05).reason.startswith("disabled")  # its next commands too
+    f.enable()
+    assert f.check([0.1], now=30.0).command is not None  # enabling starts a new stream: no gap to measure

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 REASONS = (
-    "estop", "disabled", "wrong_size", "non_finite", "implausible", "no_heartbeat", "stale_image", "stale_state", "no_reference",
+    "estop", "disabled", "command_gap", "wrong_size", "non_finite", "implausible", "no_heartbeat", "stale_image", "stale_state", "no_reference",
     "clamped_limits", "clamped_workspace", "clamped_velocity",
 )
 
@@ -62,6 +62,7 @@ class SafetyConfig:
     max_image_age: float | None = 0.5  # seconds; None = not checked
     max_state_age: float | None = 0.5
     heartbeat_timeout: float | None = None  # seconds; None = no heartbeat required
+    max_command_gap: float | None = None  # seconds between commands that closes the gate; None = never
 
     def __post_init__(self) -> None:
         if self.size < 1 or not self.period > 0:
@@ -81,7 +82,7 @@ class SafetyConfig:
             len(self.workspace_lower) != 3 or len(self.workspace_upper) != 3 or np.any(np.asarray(self.workspace_lower) > np.asarray(self.workspace_upper))
         ):
             raise ValueError(f"workspace bounds must be 3 values each, lower <= upper; got {self.workspace_lower}, {self.workspace_upper}")
-        for name in ("max_image_age", "max_state_age", "heartbeat_timeout"):
+        for name in ("max_image_age", "max_state_age", "heartbeat_timeout", "max_command_gap"):
             if (value := getattr(self, name)) is not None and not value > 0:
                 raise ValueError(f"{name} must be > 0 or None, got {value}")
 
@@ -113,6 +114,7 @@ class SafetyFilter:
         self._enabled = False
         self._estop = ""  # why, while latched
         self._last: np.ndarray | None = None  # the last command sent: the velocity limit's reference
+        self._last_time: float | None = None  # when the last command came, whatever became of it
 
     @property
     def enabled(self) -> bool:
@@ -124,7 +126,7 @@ class SafetyFilter:
 
     def enable(self) -> None:
         """Open the gate; a latched e-stop still holds until ``reset()``."""
-        self._enabled, self._last = True, None
+        self._enabled, self._last, self._last_time = True, None, None
 
     def disable(self) -> None:
         self._enabled = False
@@ -151,6 +153,13 @@ class SafetyFilter:
         """Decide what to send for ``command`` at time ``now``: the latest image, state and
         heartbeat times and, for the first step, the current ``state`` (same values as a command)."""
         cmd = np.array(command, np.float64).ravel()  # a copy: clamping must not change the caller's array
+        previous, self._last_time = self._last_time, now
+        gap = self.config.max_command_gap
+        if self._enabled and not self._estop and gap is not None and previous is not None and now - previous > gap:
+            self._enabled = False
+            self.counters["command_gap"] += 1
+            return Verdict(None, f"command_gap: no command for {now - previous:.2f} s (max_command_gap {gap:g} s): "
+                                 "the gate is closed until enable()")
         held = self._hold_reason(cmd, now, image_time, state_time, heartbeat_time, state)
         if held:
             self.counters[held.split(":")[0]] += 1

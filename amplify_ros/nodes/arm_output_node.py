@@ -62,6 +62,9 @@ class ArmOutputNode(Node):
         state_age = p.declare("max_state_age", 0.2, "hold when the robot state is older than this (s)", range=(1e-3, 3600.0))
         heartbeat = p.declare("heartbeat_timeout", 0.0, "hold unless a true heartbeat arrived within this (s; 0: "
                               "no heartbeat required)", range=(0.0, 60.0))
+        command_gap = p.declare("max_command_gap", 0.0, "a command arriving longer than this after the previous one "
+                                "(the policy died or restarted) disables the output until enabled:=true again (s; 0: "
+                                "never)", range=(0.0, 60.0))
         self.frame_id = p.declare("frame_id", "base_link", "twist output: the frame of the velocities")
         if not self.joint_names:
             raise ValueError("joint_names is empty: name the command's values (it sets how many there are)")
@@ -71,7 +74,7 @@ class ArmOutputNode(Node):
         self.filter = SafetyFilter(SafetyConfig(
             size=len(self.joint_names), period=period, **{k: v or None for k, v in arrays.items()},
             max_image_age=image_age, max_state_age=state_age if self.state_names else None,
-            heartbeat_timeout=heartbeat or None))
+            heartbeat_timeout=heartbeat or None, max_command_gap=command_gap or None))
         p.declare("enabled", False, "the gate: commands go out only while true (off at start on a real arm)",
                   apply=self._set_enabled)
         self._state: tuple[np.ndarray, float] | None = None
@@ -128,6 +131,10 @@ class ArmOutputNode(Node):
         verdict = self.filter.check(command, now_seconds(self), usable_seconds(msg.header), state_time, self._heartbeat, state)
         self.health.info = {k: str(v) for k, v in sorted(self.filter.counters.items()) if v}
         if verdict.command is None:
+            if verdict.reason.startswith("command_gap"):  # the filter closed the gate: say so, as enabled:=false
+                self.get_logger().error(f"{verdict.reason}; set enabled:=true to move again")
+                self.set_parameters([Parameter("enabled", value=False)])
+                return
             self.get_logger().warning(f"holding: {verdict.reason}", throttle_duration_sec=2.0)
             return
         if verdict.reason:

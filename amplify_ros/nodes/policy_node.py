@@ -53,6 +53,7 @@ class PolicyNode(Node):
         self.worker: MotionWorker | None = None  # forward_mode async
         self._published_codes: float | None = None  # stamp of the async codes last published
         self.sentence: str | None = None
+        self._acted_at: float | None = None  # stamp of the last frame acted on
         self.states = StampedHistory()  # each image is paired with the state stamped nearest to it
         self.params = p = LiveParameters(self)  # subclasses declare theirs through it too
         self.device = declare_device(p)
@@ -144,6 +145,7 @@ class PolicyNode(Node):
     def on_task(self, msg: String) -> None:
         """A task sentence starts a new episode: forget the previous chunks."""
         self.sentence = msg.data
+        self._acted_at = None
         if self.policy is not None:
             self.chunker.reset()
         if self.worker is not None:
@@ -184,6 +186,10 @@ class PolicyNode(Node):
         if obs is None:
             return
         rgb, _, views, proprio = obs
+        stamp = stamp_seconds(msg.header)
+        if self._acted_at is not None and stamp - self._acted_at > self.max_image_age:
+            self.chunker.reset()  # what it holds was predicted from frames before a camera outage
+        self._acted_at = stamp
         background = None
         if self.worker is not None and codes is None:  # async: every frame goes to the forward model's thread
             self.worker.submit(views, self.sentence, stamp_seconds(msg.header), (msg.header, rgb, views))
