@@ -132,7 +132,7 @@ def test_chunks_from_before_a_camera_outage_are_not_executed_after_it(graph):
 
 
 def test_parameters_are_described_ranged_and_rejected_with_a_reason(graph, tmp_path):
-    _, node, _ = graph
+    executor, node, probe = graph
     desc = node.describe_parameter("ensemble_k")
     assert desc.description and desc.floating_point_range[0].to_value == 1.0
     results = node.set_parameters([Parameter("ensemble_k", value=3.0), Parameter("ensemble", value="sometimes"),
@@ -146,6 +146,15 @@ def test_parameters_are_described_ranged_and_rejected_with_a_reason(graph, tmp_p
     result = node.set_parameters([Parameter("checkpoint", value=str(other))])[0]
     assert not result.successful and "not readable" in result.reason
     assert node.policy is not None and node.policy.kind == "amplify"  # the old model keeps running
+    result = node.set_parameters([Parameter("code_decoding", value="parallel")])[0]
+    assert not result.successful and "has autoregressive" in result.reason  # no parallel head
+    both = tiny_policy_checkpoint(tmp_path / "parallel", parallel_depth=1)
+    assert node.set_parameters([Parameter("checkpoint", value=str(both))])[0].successful
+    assert node.set_parameters([Parameter("code_decoding", value="parallel")])[0].successful
+    assert node.policy.motion.code_decoding == "parallel"
+    assert spin_until(executor, lambda: probe.subscribers("camera/image_raw") or send_frame(probe, time.time()))
+    send_frame(probe, stamp := time.time())
+    assert spin_until(executor, lambda: answered(probe, stamp))  # acts on codes from the parallel head
 
 
 def test_a_missing_checkpoint_is_reported_and_the_node_stays_up():

@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from amplify_ros.core.checkpoint import CheckpointError, load_checkpoint, resolve
+from amplify_ros.core.forward_model import ForwardModel
 from amplify_ros.train import trainer
 from amplify_ros.train.eval_cli import main as eval_main
 from amplify_ros.train.train_cli import main as train_main
@@ -103,6 +104,28 @@ def test_forward_model_trains_on_tokenizer_codes_and_evaluates(data, tokenizer_r
     assert eval_main(["tracks", "--checkpoint", "zero-motion", "--data", str(data), "--split-from", str(tmp_path / "fwd"), "--json"]) == 0
     zero = json.loads(capsys.readouterr().out)
     assert zero["mse"] > 0 and zero["samples"] == 24
+
+
+def test_a_parallel_code_head_trains_on_a_frozen_forward_model(data, tokenizer_run, tmp_path, capsys):
+    common = ["forward", "--data", str(data), "--tokenizer", str(tokenizer_run), "--max-steps", "4", "--batch-size", "8",
+              "--ckpt-every", "4", "--val-every", "4", *sets(TINY_FORWARD)]
+    assert train_main([*common, "--out", str(tmp_path / "ar")]) == 0
+    assert train_main([*common, "--out", str(tmp_path / "par"), "--init-from", str(tmp_path / "ar"),
+                       "--set", "parallel_depth=1", "--train-only", "parallel"]) == 0
+    assert "fresh: parallel, parallel_head, parallel_queries" in capsys.readouterr().out
+    ar, par = (load_checkpoint(resolve(tmp_path / name), "forward")[0] for name in ("ar", "par"))
+    for name, tensor in ar.state_dict().items():  # the trunk and the autoregressive head did not move
+        assert torch.equal(tensor, par.state_dict()[name]), name
+    assert not torch.equal(par.parallel_queries, ForwardModel(par.cfg).parallel_queries)
+    images = torch.randint(0, 255, (2, 1, 32, 32, 3), dtype=torch.uint8)
+    sentences = ["push the block", "reach the block"]
+    assert torch.equal(par.predict(images, sentences), ar.predict(images, sentences))
+    codes = par.predict(images, sentences, decoding="parallel")
+    assert codes.shape == (2, par.cfg.code_len) and int(codes.max()) < par.fsq.codebook_size
+    with pytest.raises(ValueError, match="has autoregressive"):
+        ar.predict(images, sentences, decoding="parallel")
+    assert train_main([*common, "--out", str(tmp_path / "bad"), "--train-only", "nothing"]) == 2
+    assert "names no parameter" in capsys.readouterr().err
 
 
 def test_forward_needs_a_tokenizer_that_fits_the_data(data, tokenizer_run, tmp_path, capsys):

@@ -40,7 +40,7 @@ TINY_FORWARD = dict(dim=32, depth=1, heads=2, resnet_width=8, dropout=0.0)
 
 
 def tiny_policy_checkpoint(root: Path, image_size: int = 32, chunk: int = 4, amplify: bool = True,
-                           cameras: tuple[str, ...] = ("corner",)) -> Path:
+                           cameras: tuple[str, ...] = ("corner",), parallel_depth: int = 0) -> Path:
     """An untrained policy checkpoint for Meta-World-shaped data (4-D proprio and actions, one
     view per camera); AMPLIFY ones carry forward/ and forward/tokenizer/ like a trained one."""
     from amplify_ros.core.checkpoint import save_checkpoint
@@ -58,7 +58,8 @@ def tiny_policy_checkpoint(root: Path, image_size: int = 32, chunk: int = 4, amp
     levels = TINY_TOKENIZER["fsq_levels"]
     tok = save_checkpoint(root / "tok", "tokenizer",
                           MotionTokenizer(TokenizerConfig(image_size=image_size, views=views, **TINY_TOKENIZER)), stats)
-    fwd = ForwardModel(ForwardConfig(image_size=image_size, views=views, fsq_levels=levels, vocab=vocab, **TINY_FORWARD))
+    fwd = ForwardModel(ForwardConfig(image_size=image_size, views=views, fsq_levels=levels, vocab=vocab,
+                                     parallel_depth=parallel_depth, **TINY_FORWARD))
     fwd_dir = save_checkpoint(root / "fwd", "forward", fwd, stats, nested={"tokenizer": tok})
     inv = InverseModel(InverseConfig(image_size=image_size, views=views, chunk=chunk, fsq_levels=levels, **TINY_FORWARD))
     return save_checkpoint(root / "policy", "inverse", inv, stats, nested={"forward": fwd_dir})

@@ -39,6 +39,19 @@ class MotionPrior:
         self.forward = forward.eval()
         self.tokenizer = tokenizer.eval() if tokenizer is not None else None
         self.device = torch.device(device)
+        self._code_decoding = "autoregressive"
+
+    @property
+    def code_decoding(self) -> str:
+        """How codes are predicted: "autoregressive" (greedy, one pass per code) or "parallel"
+        (all at once; needs a forward model trained with a parallel head)."""
+        return self._code_decoding
+
+    @code_decoding.setter
+    def code_decoding(self, value: str) -> None:
+        if value not in self.forward.decodings:
+            raise ValueError(f"code decoding {value!r}: this forward model has {', '.join(self.forward.decodings)}")
+        self._code_decoding = value
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> "MotionPrior":
@@ -65,7 +78,7 @@ class MotionPrior:
         """images (V, H, W, 3) uint8 -> motion codes (T,)."""
         check_images(images, self.views, self.image_size)
         img = torch.from_numpy(np.ascontiguousarray(images)).unsqueeze(0).to(self.device)
-        return self.forward.predict(img, [sentence])[0].cpu().numpy()
+        return self.forward.predict(img, [sentence], decoding=self.code_decoding)[0].cpu().numpy()
 
     @torch.inference_mode()
     def decode_tracks(self, codes: np.ndarray, images: np.ndarray) -> np.ndarray | None:
@@ -163,7 +176,7 @@ class Policy:
         if codes is not None:
             codes = torch.as_tensor(np.asarray(codes), dtype=torch.long, device=self.device).unsqueeze(0)
         elif self.inverse.cfg.use_codes:
-            codes = self.motion.forward.predict(img, [sentence])
+            codes = self.motion.forward.predict(img, [sentence], decoding=self.motion.code_decoding)
             timings["forward_ms"] = (time.perf_counter() - t0) * 1e3
         t1 = time.perf_counter()
         actions = self.inverse.predict(img, prop, codes, [sentence])

@@ -58,6 +58,14 @@ def declare_device(params: LiveParameters) -> str:
     return device
 
 
+def declare_code_decoding(params: LiveParameters, apply: Callable[[str], None]) -> str:
+    """How a node with a forward model predicts motion codes (shared by policy_node and forward_node)."""
+    return params.declare("code_decoding", "autoregressive", "'autoregressive': one code after another, each "
+                          "conditioned on the ones before (greedy, the paper's); 'parallel': all codes in one pass "
+                          "(needs a forward model trained with a parallel head, e.g. --set parallel_depth=2)",
+                          choices=("autoregressive", "parallel"), apply=apply)
+
+
 def load_model(node: Node, health: Health, path: str, load: Callable[[str], M], views: int) -> M:
     """``load(path)``, a model for ``views`` cameras (a relative path may name a model shipped in
     the package, see nodes/paths.py). Raises ValueError naming what is wrong (at run

@@ -28,7 +28,8 @@ from amplify_ros.control.freshness import StampedHistory
 from amplify_ros.core.motion_worker import MotionWorker, StampedCodes
 from amplify_ros.core.policy import ChunkPrediction, Policy
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
-from amplify_ros.nodes.model_io import ExtraViews, FrameGate, MotionPublisher, declare_device, declare_image_qos, load_model
+from amplify_ros.nodes.model_io import (ExtraViews, FrameGate, MotionPublisher, declare_code_decoding, declare_device,
+                                        declare_image_qos, load_model)
 from amplify_ros.nodes.parameters import LiveParameters
 from amplify_ros.nodes.qos import latched_qos, state_qos
 from amplify_ros.nodes.stamps import now_seconds, stamp_seconds
@@ -87,6 +88,7 @@ class PolicyNode(Node):
             self.publish_tracks = p.declare("publish_tracks", True, "decode and publish the predicted tracks and "
                                             "their overlay image after each command (AMPLIFY checkpoints only)",
                                             apply=p.setter("publish_tracks"))
+            self.code_decoding = declare_code_decoding(p, self._set_code_decoding)
         image_qos = declare_image_qos(p)
         self.views = ExtraViews(self, self.gate, p, image_qos)  # subscribed before the main camera
         self.checkpoint = p.declare("checkpoint", "", "policy run directory or checkpoint (amplify-train inverse|bc); "
@@ -122,6 +124,11 @@ class PolicyNode(Node):
         self.forward_mode = mode
         self._new_worker()
 
+    def _set_code_decoding(self, value: str) -> None:
+        if self.policy is not None and self.policy.motion is not None:
+            self.policy.motion.code_decoding = value  # ValueError (no parallel head) rejects the change
+        self.code_decoding = value
+
     def _new_worker(self) -> None:
         """The forward model's thread, in async mode with an AMPLIFY policy; else none."""
         if self.worker is not None:
@@ -129,11 +136,15 @@ class PolicyNode(Node):
         motion = self.policy.motion if self.policy is not None else None
         self.worker = MotionWorker(motion.predict) if self._with_forward and self.forward_mode == "async" and motion else None
 
+    def _load_policy(self, path: str) -> Policy:
+        policy = Policy.load(path, self.device, with_forward=self._with_forward)
+        if policy.motion is not None:
+            policy.motion.code_decoding = self.code_decoding  # ValueError: refused like any unfit checkpoint
+        return policy
+
     def _load(self, path: str) -> None:
         """Load ``path`` or raise ValueError, keeping the model there was (a rejected change)."""
-        self.policy = policy = load_model(self, self.health, path,
-                                          lambda p: Policy.load(p, self.device, with_forward=self._with_forward),
-                                          self.views.count)
+        self.policy = policy = load_model(self, self.health, path, self._load_policy, self.views.count)
         self.checkpoint = path
         self.names = list(self.action_names) or [f"a{i}" for i in range(policy.action_dim)]
         self._new_chunker()

@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--split-from", type=Path, help="run whose split.json to use (default: the checkpoint's run)")
     t.add_argument("--max-samples", type=int, default=2000)
     t.add_argument("--decoding", choices=["expected", "argmax"], help="tokenizer decoding (default: the checkpoint's own)")
+    t.add_argument("--code-decoding", choices=["autoregressive", "parallel"], default="autoregressive",
+                   help="forward model: codes one after another (greedy) or all in one pass (its parallel head)")
     t.add_argument("--overlays", type=Path, help="folder for predicted-vs-true overlay images")
     t.add_argument("--json", action="store_true")
 
@@ -53,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--codes", choices=["policy", "expert-future"], default="policy",
                    help="AMPLIFY: motion codes from the policy's forward model, or the tokenizer's codes of what the "
                         "scripted expert does next from each state (an upper bound for forward prediction)")
+    q.add_argument("--code-decoding", choices=["autoregressive", "parallel"], default="autoregressive",
+                   help="AMPLIFY: the forward model's codes one after another (greedy) or all in one pass (needs its "
+                        "parallel head)")
     q.add_argument("--json", action="store_true")
     return p
 
@@ -73,9 +78,11 @@ def policy_main(args: argparse.Namespace) -> int:
     if policy.action_dim != 4:
         raise CheckpointError(f"the policy outputs {policy.action_dim}-D actions; Meta-World takes 4 (xyz delta + gripper)")
     settings = policy_eval.EvalSettings(resolve(args.checkpoint), args.max_steps, args.ensemble, args.ensemble_k, args.execute, args.video,
-                                         args.codes)
+                                         args.codes, args.code_decoding)
     if args.codes == "expert-future":
         policy_eval.future_tokenizer(policy)  # refuse now, before any worker starts
+    if policy.motion is not None and args.code_decoding not in policy.motion.forward.decodings:
+        raise CheckpointError(f"{args.checkpoint}: its forward model has no {args.code_decoding} decoding")
     jobs = [(t, i, episode_seed(args.seed, t, i)) for t in tasks for i in range(args.episodes)]
     outcomes = []
     with tqdm(total=len(jobs), desc=f"{policy.kind} rollouts", unit="ep") as bar:  # stderr: --json output on stdout stays clean
@@ -84,7 +91,8 @@ def policy_main(args: argparse.Namespace) -> int:
             bar.set_postfix(success=f"{sum(x.success for x in outcomes)}/{len(outcomes)}")
             bar.update()
     summary = policy_eval.summarise(outcomes)
-    summary.update(policy=policy.kind, checkpoint=str(args.checkpoint), ensemble=args.ensemble, codes=args.codes)
+    summary.update(policy=policy.kind, checkpoint=str(args.checkpoint), ensemble=args.ensemble, codes=args.codes,
+                   code_decoding=args.code_decoding)
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
@@ -120,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"amplify-eval: error: {e}", file=sys.stderr)
             return 2
     try:
-        predict, stats, kind = load_predictor(args.checkpoint, decoding=args.decoding)
+        predict, stats, kind = load_predictor(args.checkpoint, decoding=args.decoding, code_decoding=args.code_decoding)
         episodes = _episodes(args)
         if not episodes:
             raise CheckpointError(f"the {args.split} split is empty")

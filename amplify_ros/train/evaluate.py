@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from amplify_ros.core import metrics
-from amplify_ros.core.checkpoint import load_checkpoint, resolve
+from amplify_ros.core.checkpoint import CheckpointError, load_checkpoint, resolve
 from amplify_ros.core.forward_model import ForwardModel
 from amplify_ros.core.tokenizer import MotionTokenizer
 from amplify_ros.core.track_baseline import TrackBaseline
@@ -38,10 +38,11 @@ def tokenizer_predictor(tokenizer: MotionTokenizer, decoding: str | None = None)
     return lambda b: tokenizer.reconstruct(b["tracks"], b["images"], decoding)
 
 
-def forward_predictor(forward: ForwardModel, tokenizer: MotionTokenizer, decoding: str | None = None) -> Predictor:
-    """Tracks decoded from the forward model's greedy codes."""
-    return lambda b: tokenizer.decode_indices(forward.predict(b["images"], b["sentence"]), b["tracks"][:, :, 0],
-                                              b["images"], decoding)
+def forward_predictor(forward: ForwardModel, tokenizer: MotionTokenizer, decoding: str | None = None,
+                      code_decoding: str = "autoregressive") -> Predictor:
+    """Tracks decoded from the forward model's codes (greedy autoregressive, or its parallel head's)."""
+    return lambda b: tokenizer.decode_indices(forward.predict(b["images"], b["sentence"], decoding=code_decoding),
+                                              b["tracks"][:, :, 0], b["images"], decoding)
 
 
 def baseline_predictor(model: TrackBaseline) -> Predictor:
@@ -49,9 +50,11 @@ def baseline_predictor(model: TrackBaseline) -> Predictor:
     return torch.inference_mode()(lambda b: model.predict_tracks(b["images"], b["sentence"], b["tracks"][:, :, 0]))
 
 
-def load_predictor(checkpoint: str | Path, device: str = "cpu", decoding: str | None = None) -> tuple[Predictor, dict, str]:
+def load_predictor(checkpoint: str | Path, device: str = "cpu", decoding: str | None = None,
+                   code_decoding: str = "autoregressive") -> tuple[Predictor, dict, str]:
     """(predictor, stats, kind) for a checkpoint or run, or the name ``zero-motion``; ``decoding``
-    overrides the tokenizer's own (``argmax`` / ``expected``)."""
+    overrides the tokenizer's own (``argmax`` / ``expected``), ``code_decoding`` is the forward
+    model's (``autoregressive`` / ``parallel``)."""
     if str(checkpoint) == "zero-motion":
         return zero_motion, {}, "zero-motion"
     path = resolve(Path(checkpoint))
@@ -59,8 +62,10 @@ def load_predictor(checkpoint: str | Path, device: str = "cpu", decoding: str | 
     if isinstance(model, MotionTokenizer):
         return tokenizer_predictor(model, decoding), stats, "tokenizer"
     if isinstance(model, ForwardModel):
+        if code_decoding not in model.decodings:
+            raise CheckpointError(f"{path}: no {code_decoding} decoding; this forward model has {model.decodings}")
         tokenizer, _ = load_checkpoint(path / "tokenizer", "tokenizer", device)
-        return forward_predictor(model, tokenizer, decoding), stats, "forward"
+        return forward_predictor(model, tokenizer, decoding, code_decoding), stats, "forward"
     return baseline_predictor(model), stats, "track-baseline"
 
 

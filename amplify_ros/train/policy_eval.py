@@ -33,6 +33,7 @@ class EvalSettings:
     execute: int | None = None  # open loop: steps of a chunk to execute before replanning
     video_dir: Path | None = None
     codes: str = "policy"  # or "expert-future": the tokenizer's codes of the expert's future (an upper bound)
+    code_decoding: str = "autoregressive"  # how the policy's forward model predicts them ("parallel": one pass)
 
 
 @dataclass
@@ -86,6 +87,8 @@ def run_episode(task: str, index: int, seed: int, settings: EvalSettings, write_
         sim = _STATE["sim"] = MetaWorldTask(task, policy.image_size, cameras)
         _STATE["future"] = expert_future(policy, sim) if settings.codes == "expert-future" else None
     future = _STATE["future"]
+    if policy.motion is not None:
+        policy.motion.code_decoding = settings.code_decoding
     chunks = make_chunker(settings.ensemble, policy.chunk, settings.ensemble_k, settings.execute)
     sim.reset(seed)
     if future is not None:

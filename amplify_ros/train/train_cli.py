@@ -37,6 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="inverse model: train on forward-model predicted codes (paper), codes of the true tracks, "
                         "or the all-zero code (ablation: the same model without motion information)")
     p.add_argument("--chunk", type=int, default=16, help="inverse / bc: actions per chunk (default 16)")
+    p.add_argument("--init-from", type=Path, help="start from this run's or checkpoint's weights (those whose names and "
+                   "shapes fit; new parts, e.g. --set parallel_depth=2 on a trained forward model, start fresh)")
+    p.add_argument("--train-only", default="", help="comma-separated parameter name prefixes that train (e.g. "
+                   "parallel: only the parallel code head); the rest stays frozen (default: everything trains)")
     p.add_argument("--max-steps", type=int, help="optimisation steps (default: the preset's)")
     p.add_argument("--batch-size", type=int, help="per-process batch size (default: the preset's)")
     p.add_argument("--lr", type=float, help="peak learning rate (default: the preset's)")
@@ -72,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         kind=a.kind, data=a.data, out=a.out, preset=a.preset, max_steps=a.max_steps, batch_size=a.batch_size, lr=a.lr,
         device=a.device, precision=a.precision, seed=a.seed, val_fraction=a.val_fraction,
         holdout_tasks=[t for t in a.holdout_tasks.split(",") if t], train_per_task=a.train_per_task, cameras=a.cameras.split(",") if a.cameras else None,
-        tokenizer=a.tokenizer, forward=a.forward, codes=a.codes, chunk=a.chunk, model_overrides=_overrides(a.set), log_every=a.log_every, val_every=a.val_every, ckpt_every=a.ckpt_every, resume=a.resume,
+        tokenizer=a.tokenizer, forward=a.forward, codes=a.codes, chunk=a.chunk, init_from=a.init_from,
+        train_only=[t.strip() for t in a.train_only.split(",") if t.strip()], model_overrides=_overrides(a.set), log_every=a.log_every, val_every=a.val_every, ckpt_every=a.ckpt_every, resume=a.resume,
     )
     if not a.data.is_dir():
         print(f"amplify-train: error: {a.data} is not a dataset folder", file=sys.stderr)

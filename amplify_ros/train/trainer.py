@@ -38,7 +38,7 @@ from amplify_ros.train.presets import KIND_TRAIN_PRESETS, MODEL_PRESETS, TRAIN_P
 
 # Settings a resumed run may change: they decide what is logged and kept, not the updates.
 BOOKKEEPING = frozenset({"log_every", "val_every", "ckpt_every", "val_batches", "keep_checkpoints"})
-PATHS = frozenset({"data", "out", "tokenizer", "forward"})
+PATHS = frozenset({"data", "out", "tokenizer", "forward", "init_from"})
 CODE_SOURCES = ("predicted", "gt", "zero")
 
 
@@ -67,6 +67,8 @@ class TrainArgs:
     forward: Path | None = None  # inverse model: the frozen forward model that supplies its codes
     codes: str = "predicted"  # inverse model: "predicted" by the forward model (paper), "gt" (tokenizer) or "zero" (ablation)
     chunk: int = 16  # inverse / bc: actions per predicted chunk
+    init_from: Path | None = None  # start from this checkpoint's weights (those whose names and shapes fit)
+    train_only: list[str] = field(default_factory=list)  # parameter name prefixes that train; empty: all
     model_overrides: dict[str, Any] = field(default_factory=dict)  # model config fields over the preset
     log_every: int = 20
     val_every: int = 500
@@ -302,6 +304,46 @@ def _code_caches(args: TrainArgs, frozen: dict, train_set: WindowDataset, val_se
     return {name: CodeCache.compute(data, codes_of, info.device, args.progress and info.is_main) for name, data in splits}
 
 
+def _init_from(model: torch.nn.Module, args: TrainArgs, info: distributed.DistInfo) -> None:
+    """Copy the weights of ``args.init_from`` whose names and shapes fit ``model``; the rest (a new
+    head, say) keeps its fresh initialisation. Says what it did."""
+    source, _ = load_checkpoint(resolve(args.init_from), args.kind, str(info.device))
+    own, theirs = model.state_dict(), source.state_dict()
+    fits = {k: v for k, v in theirs.items() if k in own and own[k].shape == v.shape}
+    if not fits:
+        raise TrainError(f"--init-from {args.init_from}: no tensor fits this {args.kind} model (another preset?)")
+    model.load_state_dict(fits, strict=False)
+    new = sorted({k.split(".")[0] for k in own if k not in fits})
+    if info.is_main:
+        print(f"init from {args.init_from}: {len(fits)} of {len(own)} tensors; fresh: {', '.join(new) or 'none'}")
+
+
+def _trainable(model: torch.nn.Module, prefixes: list[str]) -> list[torch.nn.Parameter]:
+    """The parameters that train: those named with one of ``prefixes`` (all when empty); the
+    others are frozen."""
+    if not prefixes:
+        return list(model.parameters())
+    params = []
+    for name, p in model.named_parameters():
+        p.requires_grad_(any(name.startswith(prefix) for prefix in prefixes))
+        if p.requires_grad:
+            params.append(p)
+    if not params:
+        top = sorted({name.split(".")[0] for name, _ in model.named_parameters()})
+        raise TrainError(f"--train-only {prefixes} names no parameter; this model's parts: {', '.join(top)}")
+    return params
+
+
+def _train_mode(model: torch.nn.Module) -> None:
+    """Training mode, except for parts with no parameter that trains (``--train-only``): frozen
+    parts stay as at inference, without dropout or batch-norm statistics that drift."""
+    model.train()
+    for module in model.modules():
+        params = list(module.parameters())
+        if params and not any(p.requires_grad for p in params):
+            module.eval()
+
+
 def _train(args: TrainArgs, info: distributed.DistInfo) -> Path:
     # denormal floats in gradients and optimiser moments made CPU steps 3x slower as runs went on
     torch.set_flush_denormal(True)
@@ -320,7 +362,10 @@ def _train(args: TrainArgs, info: distributed.DistInfo) -> Path:
     caches = _code_caches(args, frozen, train_set, val_set, info) if args.kind == "inverse" else {}
 
     model = _build(args, train_set, frozen).to(info.device)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.95), weight_decay=0.01)
+    if args.init_from is not None and last is None:
+        _init_from(model, args, info)
+    trainable = _trainable(model, args.train_only)
+    opt = torch.optim.AdamW(trainable, lr=args.lr, betas=(0.9, 0.95), weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _warmup_cosine(args.warmup_steps, args.max_steps))
     step, epoch, pos = 0, 0, 0
     if last is not None:
@@ -354,7 +399,7 @@ def _train(args: TrainArgs, info: distributed.DistInfo) -> Path:
     bar = tqdm(total=args.max_steps, initial=step, desc=args.kind, disable=not (info.is_main and args.progress), unit="step")
     sums: dict[str, float] = {}
     tick, seen, logged = time.perf_counter(), 0, 0
-    model.train()
+    _train_mode(model)
     while step < args.max_steps:
         batch = next(stream)
         if "train" in caches:
@@ -432,7 +477,7 @@ def _validate(args: TrainArgs, model: torch.nn.Module, data: WindowDataset, froz
         if predict is not None:
             preds.append(predict(batch).cpu().numpy())
             truths.append(batch["tracks"].cpu().numpy())
-    model.train()
+    _train_mode(model)
     out = {k: v / max(n, 1) for k, v in sums.items()}
     if preds:  # the headline: error on moving points, as a fraction of "nothing moves"
         pred, truth = np.concatenate(preds), np.concatenate(truths)
