@@ -1,6 +1,12 @@
-"""Closed-loop success over DDS with the forward model in line (sync) or on its own thread (async).
+"""Closed-loop success over DDS, one policy_node setting against another on the same episodes.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/forward_mode.py --episodes 10
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/forward_mode.py --episodes 10                       # sync vs async
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/forward_mode.py --compare code_decoding --episodes 10
+
+``--compare forward_mode`` (default): the forward model in line (sync) or on its own thread
+(async). ``--compare code_decoding``: codes predicted one after another (autoregressive, greedy)
+or all in one pass by the forward model's parallel head (the checkpoint needs one); writes
+benchmarks/results/code_decoding.json.
 
 ``forward_mode: async`` takes forward decoding off the path from image to action
 (benchmarks/latency.py measures that), at the price of acting with motion codes predicted from
@@ -23,17 +29,19 @@ from pathlib import Path
 
 import yaml
 
-RESULTS = Path(__file__).parent / "results" / "forward_mode.json"
+from amplify_ros.train.policy_eval import wilson_interval
+
+RESULTS = Path(__file__).parent / "results"
+COMPARE = {"forward_mode": ("sync", "async"), "code_decoding": ("autoregressive", "parallel")}
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 TASKS = "button-press-topdown,door-open,handle-press,faucet-close"
 
 
-def run_mode(mode: str, task: str, episodes: int, tmp: Path, domain: int) -> list[dict]:
+def run_mode(setting: str, mode: str, task: str, episodes: int, tmp: Path, domain: int, checkpoint: Path) -> list[dict]:
     doc = yaml.safe_load((REPO / "config" / "sim_demo.yaml").read_text())
     doc["amplify_sim_bridge"]["ros__parameters"].update(task=task)
-    doc["amplify_policy"]["ros__parameters"].update(forward_mode=mode, publish_tracks=False,
-                                                    checkpoint=str(REPO / "models" / "metaworld_small"))
+    doc["amplify_policy"]["ros__parameters"].update({setting: mode, "publish_tracks": False, "checkpoint": str(checkpoint)})
     config = tmp / f"{mode}_{task}.yaml"
     config.write_text(yaml.safe_dump(doc))
     out = tmp / f"{mode}_{task}"
@@ -47,13 +55,16 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tasks", default=TASKS)
     p.add_argument("--episodes", type=int, default=10, help="episodes per task and mode")
-    p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--compare", choices=sorted(COMPARE), default="forward_mode", help="the policy_node parameter compared")
+    p.add_argument("--checkpoint", type=Path, default=REPO / "models" / "metaworld_small")
+    p.add_argument("--out", type=Path, help="default: benchmarks/results/<compare>.json")
     a = p.parse_args()
+    modes = COMPARE[a.compare]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for i, task in enumerate(a.tasks.split(",")):
-            for mode in ("sync", "async"):
-                results = run_mode(mode, task, a.episodes, Path(tmp), 80 + i)
+            for mode in modes:
+                results = run_mode(a.compare, mode, task, a.episodes, Path(tmp), 80 + i, a.checkpoint.resolve())
                 wins = [r for r in results if r["success"]]
                 rows.append({"task": task, "mode": mode, "episodes": len(results), "successes": len(wins),
                              "success": len(wins) / len(results),
@@ -63,12 +74,18 @@ def main() -> int:
     for r in rows:
         steps = f"{r['mean_steps_to_success']:.0f}" if r["mean_steps_to_success"] is not None else "-"
         print(f"| {r['task']} | {r['mode']} | {r['success']:.2f} | {r['episodes']} | {steps} |")
-    for mode in ("sync", "async"):
+    totals = {}
+    for mode in modes:
         mine = [r for r in rows if r["mode"] == mode]
-        print(f"{mode}: {sum(r['successes'] for r in mine)}/{sum(r['episodes'] for r in mine)} successful")
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps({"checkpoint": "models/metaworld_small", "graph": "config/sim_demo.yaml (lockstep)",
-                                 "rows": rows}, indent=2) + "\n")
+        k, n = sum(r["successes"] for r in mine), sum(r["episodes"] for r in mine)
+        totals[mode] = {"successes": k, "episodes": n, "ci95": list(wilson_interval(k, n))}
+        print(f"{mode}: {k}/{n} successful, 95 % interval {totals[mode]['ci95'][0]:.2f}-{totals[mode]['ci95'][1]:.2f}")
+    out = a.out or RESULTS / f"{a.compare}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    checkpoint = a.checkpoint.resolve()
+    out.write_text(json.dumps({"checkpoint": str(checkpoint.relative_to(REPO) if checkpoint.is_relative_to(REPO) else checkpoint),
+                               "graph": "config/sim_demo.yaml (lockstep)", "compare": a.compare, "rows": rows,
+                               "totals": totals}, indent=2) + "\n")
     return 0
 
 

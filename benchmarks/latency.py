@@ -3,7 +3,8 @@
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/latency.py --checkpoint models/metaworld_small
 
 For each graph (``policy``: one policy_node; ``async``: the same with ``forward_mode: async``,
-the forward model on its own thread; ``split``: forward_node + inverse_node, each in its own
+the forward model on its own thread; ``parallel``: the same with ``code_decoding: parallel``,
+every motion code in one pass (a checkpoint whose forward model has the parallel head); ``split``: forward_node + inverse_node, each in its own
 process as they would be on two machines; ``bc``: one policy_node with the behaviour-cloning
 checkpoint of --bc-checkpoint, no motion model) the nodes run apart from this process
 (amplify-bringup), which plays camera and robot: it publishes
@@ -55,8 +56,9 @@ COMMON = {"image_qos": "reliable", "state_names": STATE, "action_names": ["ee_dx
 
 def graph_configs(graph: str, checkpoint: Path, max_codes_age: float) -> list[dict]:
     """One config per process."""
-    if graph in ("policy", "async", "bc"):
+    if graph in ("policy", "async", "parallel", "bc"):
         mode = {"forward_mode": "async", "max_codes_age": max_codes_age} if graph == "async" else {}
+        mode = {"code_decoding": "parallel"} if graph == "parallel" else mode
         return [{"amplify_bringup": {"ros__parameters": {"nodes": ["policy_node"]}},
                  "amplify_policy": {"ros__parameters": {"checkpoint": str(checkpoint), **COMMON, **mode}}}]
     return [{"amplify_bringup": {"ros__parameters": {"nodes": ["forward_node"]}},
