@@ -23,6 +23,7 @@ joint states stamped with the wall clock) and watches what comes out. Registered
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import signal
@@ -251,7 +252,7 @@ def kill_recorder(args: argparse.Namespace) -> tuple[dict, str]:
                 recorder.kill()
                 recorder.proc.wait()
                 bag = Path(answer.message.split(" into ")[1].split(";")[0])
-                rows.append({"kill": i, "started": True, **_read_back(bag, t_kill, work / "imported")})
+                rows.append(without_folder({"kill": i, "started": True, **_read_back(bag, t_kill, work / "imported")}, tmp))
     lost = [r["lost_s"] for r in rows if r.get("lost_s") is not None]
     result = {"kills": rows, "flush_seconds": flush, "frame_s": round(frame, 4), "storage": args.storage,
               "bags_imported": sum(bool(r.get("imported")) for r in rows), "lost_s": quantiles(lost),
@@ -317,7 +318,8 @@ def disk_full(args: argparse.Namespace) -> tuple[dict, str]:
         if mounted.returncode:
             return {"skipped": f"cannot mount a {args.disk_mb} MB tmpfs: {mounted.stderr.strip()}"}, "skipped: needs root"
         try:
-            return _fill(args, Path(tmp), disk)
+            result, md = _fill(args, Path(tmp), disk)
+            return without_folder(result, tmp), md.replace(tmp, "<tmp>")
         finally:
             subprocess.run(["umount", "-l", str(disk)], check=False)
 
@@ -350,6 +352,11 @@ def _fill(args: argparse.Namespace, work: Path, disk: Path) -> tuple[dict, str]:
                [[args.disk_mb, result["seconds_to_full"], full, alive["amplify_recorder"], alive["amplify_policy"],
                  result["commands_out_in_2s_after"], f"{read.get('imported')} ({read.get('frames')})", result["restart_answer"]]])
     return result, md
+
+
+def without_folder(result: dict, folder: str) -> dict:
+    """``result`` with the temporary ``folder`` written <tmp>: results name no machine's paths."""
+    return json.loads(json.dumps(result).replace(folder, "<tmp>"))
 
 
 def table(header: list[str], rows: list[list]) -> str:
