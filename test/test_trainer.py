@@ -205,6 +205,17 @@ def test_resuming_a_finished_run_returns_at_once(tokenizer_run, data, monkeypatc
     assert train_tokenizer(data, tokenizer_run, 30, "--resume") == 0
 
 
+def test_a_run_from_before_a_setting_existed_resumes_when_it_keeps_its_default(data, tmp_path):
+    import yaml
+
+    assert train_tokenizer(data, tmp_path / "tok", 3) == 0
+    saved = yaml.safe_load((tmp_path / "tok" / "train.yaml").read_text())
+    for newer in ("train_only", "init_from", "holdout_tasks", "precision"):  # list, path and plain settings
+        saved.pop(newer)
+    (tmp_path / "tok" / "train.yaml").write_text(yaml.safe_dump(saved))
+    assert train_tokenizer(data, tmp_path / "tok", 6, "--resume") == 0
+
+
 def test_bfloat16_training_steps_keep_float32_weights(data, tmp_path):
     assert train_tokenizer(data, tmp_path / "bf16", 3, "--precision", "bf16") == 0
     model, _ = load_checkpoint(tmp_path / "bf16", "tokenizer")

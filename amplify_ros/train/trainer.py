@@ -239,7 +239,8 @@ def _prepare_run(args: TrainArgs, info: distributed.DistInfo) -> tuple[Split, Pa
         if not args.resume:
             raise TrainError(f"{run} already holds a run: pass --resume to continue it, or choose another --out")
         saved, now = yaml.safe_load((run / "train.yaml").read_text()), yaml.safe_load(args.as_yaml())
-        defaults = {f.name: f.default for f in dataclasses.fields(TrainArgs)}
+        defaults = {f.name: f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
+                    for f in dataclasses.fields(TrainArgs)}
         # settings added after the run started count as equal when they keep their default;
         # a folder named another way (relative, through a link) is the same folder
         def same(k: str) -> bool:
