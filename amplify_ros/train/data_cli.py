@@ -6,6 +6,9 @@
     amplify-data track data/demo --backend lk --overwrite
     amplify-data import-video clip1.mp4 frames_dir/ --task "pick up the red cup" --out data/videos
     amplify-data import-bag demo1/ demo2/ --action-topic /arm/joint_trajectory --task "pick up the red cup" --out data/bags
+    amplify-data import-bag demo1/ --action-topic /arm/joint_trajectory --to lerobot --out data/demo_lerobot
+    amplify-data import-lerobot data/aloha --camera observation.images.top --out data/aloha_ours
+    amplify-data export-lerobot data/avdc --out data/avdc_lerobot
 
 Unreadable inputs (truncated, empty or damaged episode files and bags) are reported one line
 each, naming the file, and skipped; the rest is used. Exit status: 0 when every input was
@@ -116,6 +119,26 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--rate", type=_positive_float, default=None, help="frames per second, at most the camera's (default: the camera's rate)")
     b.add_argument("--tolerance", type=_nonneg_float, default=0.2, help="seconds a held state or action may be older than its frame (default 0.2)")
     b.add_argument("--size", type=_positive_int, default=128, help="square image side after centre crop (default 128)")
+    b.add_argument("--to", choices=["episodes", "lerobot"], default="episodes",
+                   help="episodes: our dataset folder (default); lerobot: --out becomes a new LeRobotDataset v3.0 folder")
+
+    lr = sub.add_parser("import-lerobot", help="turn a LeRobotDataset v3.0 folder into episodes")
+    lr.add_argument("root", type=Path, help="LeRobot dataset folder (holding meta/info.json)")
+    lr.add_argument("--camera", action="append", required=True, metavar="KEY",
+                    help="video feature to use, e.g. observation.images.top (repeat for more cameras, in the model's order)")
+    lr.add_argument("--out", type=Path, required=True, help="dataset folder (created, or extended if made with the same settings)")
+    lr.add_argument("--fps", type=_positive_float, default=20.0, help="output frame rate; episodes are resampled to it (default 20)")
+    lr.add_argument("--size", type=_positive_int, default=128, help="square image side after centre crop (default 128)")
+    lr.add_argument("--state", default=None, help="feature used as proprio (default: observation.state, if present)")
+    lr.add_argument("--action", default=None, help="feature used as actions (default: action, if present)")
+    lr.add_argument("--action-free", action="store_true", help="keep video (and state) only, no actions")
+
+    ex = sub.add_parser("export-lerobot", help="write a dataset folder as a LeRobotDataset v3.0 folder (tracks are not exported)")
+    ex.add_argument("root", type=Path, help="our dataset folder")
+    ex.add_argument("--out", type=Path, required=True, help="new LeRobot dataset folder (must not exist or be empty)")
+    ex.add_argument("--vcodec", choices=["h264", "libsvtav1", "mpeg4"], default="h264",
+                    help="video codec (default h264: libx264, read by every FFmpeg; libsvtav1 is LeRobot's own default)")
+    ex.add_argument("--crf", type=int, default=23, help="constant quality for h264/libsvtav1, lower is better (default 23)")
     return parser
 
 
@@ -298,6 +321,8 @@ def _import_status(imported: int, skipped: int, what: str, out: Path) -> int:
 
 
 def cmd_import_bag(args: argparse.Namespace) -> int:
+    if args.to == "lerobot":
+        return _bag_to_lerobot(args)
     from amplify_ros.data.bag_import import DROP_REASONS, BagImportSettings, import_bags
 
     imported = skipped = 0
@@ -324,6 +349,77 @@ def cmd_import_bag(args: argparse.Namespace) -> int:
     return _import_status(imported, skipped, "bag", args.out)
 
 
+def _bag_to_lerobot(args: argparse.Namespace) -> int:
+    """import-bag --to lerobot: the bags become our episodes in a temporary folder beside --out,
+    which is then exported to --out and removed."""
+    import shutil
+    import tempfile
+
+    from amplify_ros.data.lerobot_export import export_lerobot
+    from amplify_ros.data.lerobot_format import LeRobotFormatError
+
+    out = args.out
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise CliError(f"{out} already exists and is not empty: choose a new --out")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.episodes-", dir=out.parent))
+    try:
+        status = cmd_import_bag(argparse.Namespace(**{**vars(args), "to": "episodes", "out": staging}))
+        try:
+            result = export_lerobot(staging, out)
+        except LeRobotFormatError as e:
+            raise CliError(str(e)) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    print(f"wrote LeRobot dataset {out}: {result.episodes} episode(s), {result.frames} frames ({result.codec})", file=sys.stderr)
+    return status
+
+
+def cmd_import_lerobot(args: argparse.Namespace) -> int:
+    from amplify_ros.data.lerobot_format import LeRobotFormatError
+    from amplify_ros.data.lerobot_import import LeRobotImportSettings, import_lerobot
+
+    imported = skipped = 0
+    try:
+        settings = LeRobotImportSettings(tuple(args.camera), args.fps, args.size, args.state, args.action, args.action_free)
+        for result in import_lerobot(args.root, args.out, settings):
+            if result.path is None:
+                skipped += 1
+                print(f"amplify-data: skipped episode {result.episode}: {result.error}", file=sys.stderr)
+            else:
+                imported += 1
+                print(f"episode {result.episode} -> {result.path} ({result.frames} frames)", file=sys.stderr)
+    except (LeRobotFormatError, ValueError) as e:
+        raise CliError(str(e)) from None
+    return _import_status(imported, skipped, "episode", args.out)
+
+
+def cmd_export_lerobot(args: argparse.Namespace) -> int:
+    from amplify_ros.data.lerobot_export import export_lerobot
+    from amplify_ros.data.lerobot_format import LeRobotFormatError
+
+    bar: tqdm | None = None  # opened at the first episode, so that a refusal prints one line only
+
+    def progress(path: Path, frames: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(unit="ep", desc="export-lerobot")
+        bar.update()
+
+    try:
+        result = export_lerobot(args.root, args.out, args.vcodec, args.crf, progress=progress)
+    except LeRobotFormatError as e:
+        raise CliError(str(e)) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    for path, reason in result.skipped.items():
+        print(f"amplify-data: skipped {reason}", file=sys.stderr)
+    print(f"wrote LeRobot dataset {result.out}: {result.episodes} episode(s), {result.frames} frames ({result.codec}); "
+          f"tracks are not exported", file=sys.stderr)
+    return 1 if result.skipped else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from amplify_ros.data.dataset import DatasetMismatchError
     from amplify_ros.sim.headless import HeadlessGLError
@@ -333,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {
         "generate": cmd_generate, "info": cmd_info, "view": cmd_view,
         "track": cmd_track, "import-video": cmd_import_video, "import-bag": cmd_import_bag,
+        "import-lerobot": cmd_import_lerobot, "export-lerobot": cmd_export_lerobot,
     }
     try:
         return handlers[args.command](args)
