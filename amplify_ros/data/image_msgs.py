@@ -4,7 +4,8 @@ The rclpy nodes (``amplify_ros.nodes.conversions``) and the bag importer (messag
 by rosbags) both read images; their message objects have the same fields, so one reader serves
 both. Supported encodings: rgb8, bgr8, rgba8, bgra8, mono8, 8UC1, 8UC3, mono16, 16UC1, 32FC1,
 32FC2, 32SC1. Rows may be padded (``step`` larger than width x pixel size); endianness is
-honoured. Compressed images: whatever OpenCV decodes (jpeg, png).
+honoured. Compressed images: whatever OpenCV decodes (jpeg, png); ``compress_rgb`` makes them
+as image_transport's compressed publisher does.
 """
 
 from __future__ import annotations
@@ -68,6 +69,33 @@ def compressed_to_rgb(msg: Any) -> np.ndarray:
     if bgr is None:
         raise ImageConversionError(f"compressed image ({msg.format!r}, {len(msg.data)} bytes) cannot be decoded")
     return np.ascontiguousarray(bgr[..., ::-1])
+
+
+COMPRESSED_FORMATS = ("jpeg", "png")
+
+
+def compress_rgb(rgb: np.ndarray, fmt: str, jpeg_quality: int = 95, png_level: int = 3) -> tuple[str, bytes]:
+    """(format, data) of a sensor_msgs/CompressedImage holding an (H, W, 3) uint8 RGB image, as
+    image_transport's compressed publisher (compressed_image_transport) fills them for an rgb8
+    image: OpenCV encodes the BGR pixels, and ``format`` says so, e.g. "rgb8; jpeg compressed bgr8".
+    Its defaults too: jpeg quality 95 (1-100), png level 3 (0-9, higher is smaller and slower)."""
+    if fmt not in COMPRESSED_FORMATS:
+        raise ValueError(f"compression format must be one of {', '.join(COMPRESSED_FORMATS)}, got {fmt!r}")
+    if not 1 <= jpeg_quality <= 100 or not 0 <= png_level <= 9:
+        raise ValueError(f"jpeg_quality must be in 1..100 and png_level in 0..9, got {jpeg_quality} and {png_level}")
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ImageConversionError(f"compression needs an (H, W, 3) uint8 RGB image, got {rgb.shape} {rgb.dtype}")
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)] if fmt == "jpeg" else [cv2.IMWRITE_PNG_COMPRESSION, int(png_level)]
+    ok, buf = cv2.imencode(".jpg" if fmt == "jpeg" else ".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)
+    if not ok:
+        raise ImageConversionError(f"OpenCV could not {fmt}-encode a {rgb.shape[1]}x{rgb.shape[0]} image")
+    return f"rgb8; {fmt} compressed bgr8", buf.tobytes()
+
+
+def jpeg_round_trip(rgb: np.ndarray, quality: int) -> np.ndarray:
+    """``rgb`` as a subscriber of a jpeg-compressed topic at ``quality`` sees it."""
+    _, data = compress_rgb(rgb, "jpeg", jpeg_quality=quality)
+    return np.ascontiguousarray(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)[..., ::-1])
 
 
 def cdr_stamp(data: bytes) -> int:

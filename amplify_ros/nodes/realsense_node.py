@@ -2,8 +2,10 @@
 for the official driver work unchanged, and a camera that is unplugged and plugged in again comes
 back by itself.
 
-Publishes camera/color/image_raw (rgb8) + camera/color/camera_info and, with ``align_depth``,
-camera/aligned_depth_to_color/image_raw (16UC1, mm) + its camera_info. A thread reads the camera
+Publishes camera/color/image_raw (rgb8) + camera/color/camera_info; with ``compression`` jpeg or
+png also camera/color/image_raw/compressed, as realsense2_camera's image_transport does; with
+``align_depth``, camera/aligned_depth_to_color/image_raw (16UC1, mm, never compressed: depth
+needs compressedDepth's format) + its camera_info. A thread reads the camera
 (amplify_ros.camera.stream.CameraDriver) and wakes the executor through a guard condition, so
 publishing, /diagnostics and parameter services run on the executor and never wait for the camera.
 """
@@ -24,7 +26,7 @@ from std_msgs.msg import Header
 
 from amplify_ros.camera.realsense import Mode, connector, device_lister
 from amplify_ros.camera.stream import CameraDriver, Frames
-from amplify_ros.nodes.camera_msgs import camera_info
+from amplify_ros.nodes.camera_msgs import Compression, camera_info, compressed_publisher
 from amplify_ros.nodes.conversions import numpy_to_imgmsg
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
 from amplify_ros.nodes.parameters import LiveParameters
@@ -62,7 +64,9 @@ class RealSenseNode(Node):
         qos = image_qos(p.declare("image_qos", "reliable", "image and camera_info QoS: 'reliable' (keep last 1; "
                                   "every subscriber matches, and FastDDS loses about half of best-effort 640x480 "
                                   "frames) or 'sensor_data' (best effort)", choices=("sensor_data", "reliable")))
+        compression = Compression.declare(p, "camera/color/image_raw")
         self.color_pub = self.create_publisher(Image, "camera/color/image_raw", qos)
+        self.compressed_pub = compressed_publisher(self, "camera/color/image_raw", qos, compression)
         self.color_info_pub = self.create_publisher(CameraInfo, "camera/color/camera_info", qos)
         self.depth_pub = self.depth_info_pub = None
         if align_depth:
@@ -115,6 +119,8 @@ class RealSenseNode(Node):
         intr = frames.intrinsics
         info = camera_info(intr.k(), intr.height, intr.width, header, intr.distortion_model, intr.d)
         self.color_pub.publish(numpy_to_imgmsg(frames.color, "rgb8", header))
+        if self.compressed_pub is not None:
+            self.compressed_pub.publish(frames.color, header)
         self.color_info_pub.publish(info)
         if self.depth_pub is not None:
             if frames.depth is None:

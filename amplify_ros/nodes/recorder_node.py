@@ -6,7 +6,10 @@ pins) and a QoS adapted to the publishers, so a best-effort camera and the trans
 sentence are both heard. Messages arrive as raw CDR and are written as they are
 (research/platform.md) by ``amplify_ros.data.recording``, which keeps the episodes: folders,
 episode.yaml (success, counts), the latched task written into every episode, failures. A timer
-flushes the bag, so a crash loses at most ``flush_seconds``. A write failure (folder not
+flushes the bag, so a crash loses at most ``flush_seconds``. With ``image_transport: compressed``
+each camera image topic is recorded as image_transport's compressed stream of it,
+``<topic after remapping>/compressed`` (sensor_msgs/CompressedImage), 10-20x smaller (README,
+"Compressed recordings"); ``import-bag`` reads either. A write failure (folder not
 writable, disk full) ends the episode with the error on ~/status, /diagnostics and in the log;
 the node keeps running and the next ~/start may succeed.
 """
@@ -35,6 +38,9 @@ from amplify_ros.nodes.bringup import run_node
 CAMERA_TOPICS = ["camera/image_raw", "camera/camera_info", "amplify/task"]
 TELEOP_TOPICS = ["camera/image_raw", "camera/camera_info", "joint_states", "amplify/command", "amplify/task"]
 TYPE_PATTERN = re.compile(r"[A-Za-z]\w*/msg/[A-Za-z]\w*")
+IMAGE, COMPRESSED = "sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage"
+IMAGE_STREAMS = {"image_raw", "image_rect", "image_rect_color", "image_color", "image"}  # a camera image's topic ends so
+TRANSPORTS = ("raw", "compressed")
 
 
 def topic_entry(entry: str) -> tuple[str, str | None]:
@@ -73,6 +79,11 @@ class RecorderNode(Node):
                                        "'<name>' adds <name>/image_raw and <name>/camera_info (and write_episodes "
                                        "imports them as views)")
         entries = [*entries, *(f"{name}/{stream}" for name in self.extra_cameras for stream in ("image_raw", "camera_info"))]
+        self.transport = p.declare("image_transport", "raw", "how camera images are recorded: 'raw' (the topics as "
+                                   "named) or 'compressed': each image topic (ending in image_raw, image_rect, "
+                                   "image_rect_color, image_color or image, or pinned to sensor_msgs/msg/Image) as its "
+                                   "image_transport stream <topic>/compressed (sensor_msgs/CompressedImage; the camera "
+                                   "node's compression parameter)", choices=TRANSPORTS)
         self.output_dir = p.declare("output_dir", "recordings", "episode i is the bag <output_dir>/<name>_<iiii> "
                                     "(applies to the next episode)", apply=p.setter("output_dir"))
         self.episode_name = p.declare("name", "episode", "episode folder prefix (applies to the next episode)",
@@ -93,7 +104,7 @@ class RecorderNode(Node):
         self.action_topic = self.resolve_topic_name(p.declare(
             "action_topic", "amplify/command", "write_episodes, teleop mode: the topic holding the actions"))
 
-        self._pending = {self.resolve_topic_name(t): msgtype for t, msgtype in map(topic_entry, entries)}  # until subscribed
+        self._pending = dict(self.transported(*topic_entry(e)) for e in entries)  # until subscribed
         self._recorded: dict[str, str] = {}  # topic -> type
         self._skipped: dict[str, str] = {}  # topic -> why it is not recorded
         self.status_pub = self.create_publisher(String, "~/status", latched_qos())
@@ -110,6 +121,15 @@ class RecorderNode(Node):
 
     def now_ns(self) -> int:
         return self.get_clock().now().nanoseconds
+
+    def transported(self, topic: str, msgtype: str | None) -> tuple[str, str | None]:
+        """(full topic name, pinned type) to record ``topic`` by: a camera image's compressed stream
+        under image_transport compressed, named as image_transport names it (after remapping)."""
+        resolved = self.resolve_topic_name(topic)
+        is_image = msgtype == IMAGE or (msgtype is None and resolved.rsplit("/", 1)[-1] in IMAGE_STREAMS)
+        if self.transport == "compressed" and is_image:
+            return f"{resolved}/compressed", COMPRESSED
+        return resolved, msgtype
 
     # --- topics ---------------------------------------------------------------------------------
     def discover(self) -> None:
@@ -202,10 +222,10 @@ class RecorderNode(Node):
 
     def convert(self) -> str:
         """Import the stopped episode into the dataset; what happened, in words."""
-        image = self.resolve_topic_name("camera/image_raw")
+        image = self.transported("camera/image_raw", None)[0]
         settings = BagImportSettings(
             image_topic=image if image in self._recorded else None, size=self.dataset_image_size,
-            extra_image_topics=tuple(self.resolve_topic_name(f"{name}/image_raw") for name in self.extra_cameras),
+            extra_image_topics=tuple(self.transported(f"{name}/image_raw", None)[0] for name in self.extra_cameras),
             action_topic=self.action_topic if self.mode == "teleop" and self.action_topic in self._recorded else None,
             task_topic=self.resolve_topic_name("amplify/task"),
         )
@@ -250,7 +270,8 @@ class RecorderNode(Node):
     def publish_status(self) -> None:
         status = self.episodes.status()
         self.health.info = {k: str(status[k]) for k in ("state", "episode", "messages", "bytes")}
-        status.update(mode=self.mode, topics=self._recorded, waiting_for=list(self._pending), skipped=self._skipped)
+        status.update(mode=self.mode, image_transport=self.transport, topics=self._recorded,
+                      waiting_for=list(self._pending), skipped=self._skipped)
         self.status_pub.publish(String(data=json.dumps(status)))
 
     def destroy_node(self) -> None:

@@ -1,6 +1,7 @@
 """sim_bridge_node: a Meta-World arm and camera in MuJoCo behind the topics a real setup uses.
 
-Publishes camera/image_raw + camera/camera_info, joint_states, ee_state, /clock, the task on
+Publishes camera/image_raw + camera/camera_info (with ``compression`` jpeg or png also
+camera/image_raw/compressed, as image_transport would), joint_states, ee_state, /clock, the task on
 amplify/task, sim/success and sim/episode_result; takes amplify/command (the policy's next
 action); sim/reset (std_srvs/Trigger) cuts the episode short, or runs one more after the last of
 ``episodes``. With ``publish_expert`` the scripted expert's action for each frame goes out as a
@@ -31,7 +32,7 @@ from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
 from amplify_ros.control.teleop import action_twist
-from amplify_ros.nodes.camera_msgs import camera_info
+from amplify_ros.nodes.camera_msgs import Compression, CompressedPublisher, camera_info, compressed_publisher
 from amplify_ros.nodes.command_msgs import twist_stamped_msg
 from amplify_ros.nodes.conversions import numpy_to_imgmsg
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
@@ -51,6 +52,7 @@ class SimCamera:
     k: np.ndarray  # 3x3 intrinsics
     image_pub: object
     info_pub: object
+    compressed_pub: CompressedPublisher | None  # <namespace>/image_raw/compressed
 
 
 class SimBridgeNode(Node):
@@ -91,6 +93,7 @@ class SimBridgeNode(Node):
         except ValueError as err:  # a camera the task's model does not have
             raise NodeStartError(str(err)) from err
         qos = image_qos(p.declare("image_qos", "reliable", "camera QoS (see policy_node)", choices=("sensor_data", "reliable")))
+        self.compression = Compression.declare(p, "each <camera>/image_raw")
         self.cameras = [self.camera_out(camera, "camera", self.frame_id, qos)]
         self.cameras += [self.camera_out(name, name, f"{name}_optical_frame", qos) for name in self.extra_cameras]
         self.joints_pub = self.create_publisher(JointState, "joint_states", 10)
@@ -118,10 +121,12 @@ class SimBridgeNode(Node):
             self.create_timer(1.0 / self.rate, self.realtime_step)
 
     def camera_out(self, name: str, namespace: str, frame_id: str, qos: QoSProfile) -> SimCamera:
-        """The publishers of one rendered camera: <namespace>/image_raw and <namespace>/camera_info."""
+        """The publishers of one rendered camera: <namespace>/image_raw, <namespace>/camera_info and,
+        with compression, <namespace>/image_raw/compressed."""
         return SimCamera(name, frame_id, self.session.sim.camera_models[name].intrinsics(),
                          self.create_publisher(Image, f"{namespace}/image_raw", qos),
-                         self.create_publisher(CameraInfo, f"{namespace}/camera_info", qos))
+                         self.create_publisher(CameraInfo, f"{namespace}/camera_info", qos),
+                         compressed_publisher(self, f"{namespace}/image_raw", qos, self.compression))
 
     # --- parameters -------------------------------------------------------------------------
     def _set_task(self, task: str) -> None:
@@ -147,6 +152,8 @@ class SimBridgeNode(Node):
             frame = Header(stamp=header.stamp, frame_id=cam.frame_id)
             cam.info_pub.publish(camera_info(cam.k, *image.shape[:2], frame))
             cam.image_pub.publish(numpy_to_imgmsg(image, "rgb8", frame))
+            if cam.compressed_pub is not None:  # after the raw frame: encoding never delays it
+                cam.compressed_pub.publish(image, frame)
         if self.expert_pub is not None:  # after the frame: a teleoperator acts on what it sees
             self.expert_pub.publish(twist_stamped_msg(action_twist(self.session.expert_action()), header))
         self._frame_stamp = self.session.time

@@ -24,6 +24,13 @@ from amplify_ros.data.windows import Split, WindowDataset
 from amplify_ros.train.evaluate import evaluate, load_predictor
 
 
+def jpeg_quality(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"jpeg quality must be in 1..100, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="amplify-eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="what", required=True)
@@ -58,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--code-decoding", choices=["autoregressive", "parallel"], default="autoregressive",
                    help="AMPLIFY: the forward model's codes one after another (greedy) or all in one pass (needs its "
                         "parallel head)")
+    q.add_argument("--jpeg-quality", type=jpeg_quality, metavar="Q",
+                   help="the policy sees each frame jpeg-compressed at quality Q (1-100), as from a compressed camera "
+                        "topic or recording (default: the rendered frames themselves)")
     q.add_argument("--json", action="store_true")
     return p
 
@@ -78,7 +88,7 @@ def policy_main(args: argparse.Namespace) -> int:
     if policy.action_dim != 4:
         raise CheckpointError(f"the policy outputs {policy.action_dim}-D actions; Meta-World takes 4 (xyz delta + gripper)")
     settings = policy_eval.EvalSettings(resolve(args.checkpoint), args.max_steps, args.ensemble, args.ensemble_k, args.execute, args.video,
-                                         args.codes, args.code_decoding)
+                                         args.codes, args.code_decoding, args.jpeg_quality)
     if args.codes == "expert-future":
         policy_eval.future_tokenizer(policy)  # refuse now, before any worker starts
     if policy.motion is not None and args.code_decoding not in policy.motion.forward.decodings:
@@ -92,7 +102,7 @@ def policy_main(args: argparse.Namespace) -> int:
             bar.update()
     summary = policy_eval.summarise(outcomes)
     summary.update(policy=policy.kind, checkpoint=str(args.checkpoint), ensemble=args.ensemble, codes=args.codes,
-                   code_decoding=args.code_decoding)
+                   code_decoding=args.code_decoding, jpeg_quality=args.jpeg_quality)
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0

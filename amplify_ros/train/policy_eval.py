@@ -20,6 +20,7 @@ import numpy as np
 from amplify_ros.control.chunking import make_chunker
 from amplify_ros.core.checkpoint import CheckpointError
 from amplify_ros.data import viewer
+from amplify_ros.data.image_msgs import jpeg_round_trip
 
 EVAL_SEED = 1_000_003  # datasets use small seeds; evaluation episodes never coincide with them
 
@@ -34,6 +35,12 @@ class EvalSettings:
     video_dir: Path | None = None
     codes: str = "policy"  # or "expert-future": the tokenizer's codes of the expert's future (an upper bound)
     code_decoding: str = "autoregressive"  # how the policy's forward model predicts them ("parallel": one pass)
+    jpeg_quality: int | None = None  # the policy sees each frame jpeg-compressed at this quality (1-100), as from a
+    # compressed recording or topic; None: the rendered frame itself
+
+    def __post_init__(self) -> None:
+        if self.jpeg_quality is not None and not 1 <= self.jpeg_quality <= 100:
+            raise ValueError(f"jpeg_quality must be in 1..100 or None, got {self.jpeg_quality}")
 
 
 @dataclass
@@ -99,6 +106,8 @@ def run_episode(task: str, index: int, seed: int, settings: EvalSettings, write_
     limit = min(settings.max_steps, sim.max_steps)
     for step in range(0, limit, repeat):
         images = np.stack([sim.render(c) for c in cameras])
+        if settings.jpeg_quality is not None:
+            images = np.stack([jpeg_round_trip(image, settings.jpeg_quality) for image in images])
         if write_video:
             frames.append(images[0])
         if chunks.needs_chunk:
