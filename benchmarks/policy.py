@@ -115,12 +115,14 @@ def main() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     cv2.imwrite(str(args.out.with_suffix(".png")), success_chart(results["rows"], tasks))
-    print("| experiment | method | mean success | 95 % CI | action episodes | " + " | ".join(tasks) + " |")
-    print("|---|---|---|---|---|" + "---|" * len(tasks))
-    for r in sorted(results["rows"], key=lambda r: (EXPERIMENTS.index(r["experiment"]), r["method"])):
+    print("| experiment | method | mean success | 95 % CI | action demos | " + " | ".join(tasks) + " | policy ms p50 | training (1 core) |")
+    print("|---|---|---|---|---|" + "---|" * len(tasks) + "---|---|")
+    for r in sorted(results["rows"], key=lambda r: (EXPERIMENTS.index(r["experiment"]), list(METHODS).index(r["method"]))):
         cells = [f"{r['per_task'][t]:.2f}" if t in r["per_task"] else "" for t in tasks]
         ci = "-".join(f"{v:.2f}" for v in r["ci95"]) if "ci95" in r else ""
-        print(f"| {r['experiment']} | {r['method']} | {r['mean_success']:.2f} | {ci} | {r['action_episodes']} | " + " | ".join(cells) + " |")
+        minutes = f"{r['train_seconds'] / 60:.0f} min" if r.get("train_seconds") else ""
+        print(f"| {r['experiment']} | {r['method']} | {r['mean_success']:.2f} | {ci} | {r['action_episodes']} | "
+              + " | ".join(cells) + f" | {r['policy_ms_p50']:.0f} | {minutes} |")
     return 0
 
 
