@@ -149,7 +149,7 @@ def test_a_child_without_respawn_stays_down_while_the_rest_run_on(tmp_path):
     log = []
     quitter = Child("quitter", [*EXIT, "0"])
     sleeper = Child("sleeper", [*READY_SLEEP, str(tmp_path / "ready")], respawn=True)
-    supervisor = Supervisor([quitter, sleeper], log=log.append)
+    supervisor = Supervisor([quitter, sleeper], log=log.append, grace=60.0)  # a loaded machine: no SIGKILL race
     try:
         supervisor.start()
         pid, sleeping = quitter.proc.pid, sleeper.proc.pid
