@@ -44,7 +44,7 @@ def run_graph(nodes, probe, done, timeout=60.0):
 
 def test_bridge_and_policy_run_an_episode_in_lockstep(ros, tmp_path):
     # a long command timeout: on a loaded machine a slow step must not make the bridge republish a frame
-    config = write_config(tmp_path / "sim.yaml", tiny_policy_checkpoint(tmp_path / "ckpt"), max_steps=5, episodes=1,
+    config = write_config(tmp_path / "sim.yaml", tiny_policy_checkpoint(tmp_path / "ckpt"), max_steps=20, episodes=1,
                           command_timeout=30.0)
     nodes = build_nodes(config)
     probe = Probe()
@@ -53,11 +53,11 @@ def test_bridge_and_policy_run_an_episode_in_lockstep(ros, tmp_path):
         probe.listen(kind, topic, 100)
     assert run_graph(nodes, probe, lambda: bool(probe.got["sim/episode_result"]))
     result = json.loads(probe.got["sim/episode_result"][0].data)
-    assert result["reason"] == "timeout" and result["steps"] == 5 and result["task"] == "button-press-topdown"
-    # lockstep: one command per frame, each stamped with its frame, frames 12.5 ms of sim time apart
+    assert result["reason"] == "timeout" and result["steps"] == 20 and result["task"] == "button-press-topdown"
+    # lockstep: one command per frame, each stamped with its frame, frames 50 ms of sim time apart (action_repeat 4)
     frames = [m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in probe.got["camera/image_raw"]]
     commands = [m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in probe.got["amplify/command"]]
-    assert commands == frames[:5] and np.allclose(np.diff(frames[:5]), 0.0125)
+    assert commands == frames[:5] and np.allclose(np.diff(frames[:5]), 0.05)  # 4 simulator steps of 12.5 ms
     info = probe.got["camera/camera_info"][0]
     assert (info.width, info.height) == (64, 64) and math.isclose(info.k[2], 32.0) and info.k[0] > 0
     assert probe.got["/clock"][-1].clock.nanosec > 0
