@@ -55,21 +55,22 @@ def run(cmd: list[str], out: Path) -> float:
 
 def success_chart(rows: list[dict], tasks: list[str]) -> np.ndarray:
     """One panel per experiment: a pair of bars (AMPLIFY, BC) per task, 0-1 success, means in the title."""
-    bar, gap, name_w, bar_w, top = 9, 6, 170, 220, 44
+    bar, gap, name_w, bar_w, top = 9, 6, 170, 260, 44
     panels = []
     present = {r["experiment"] for r in rows}
     for exp in [e for e in EXPERIMENTS if e in present]:
-        mine = {r["method"]: r for r in rows if r["experiment"] == exp}
+        mine = {m: r for m in METHODS for r in rows if r["experiment"] == exp and r["method"] == m}
         shown = [t for t in tasks if any(t in r["per_task"] for r in mine.values())]
-        panel = np.full((top + len(shown) * (2 * bar + gap) + 10, name_w + bar_w + 20, 3), 255, np.uint8)
-        title = exp + ": " + ", ".join(f"{m} {r['mean_success']:.2f}" for m, r in mine.items())
-        cv2.putText(panel, title, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+        row_h = len(mine) * bar + gap
+        panel = np.full((top + len(shown) * row_h + 10, name_w + bar_w + 20, 3), 255, np.uint8)
+        title = exp + ": " + ", ".join(f"{m.removeprefix('amplify-')} {r['mean_success']:.2f}" for m, r in mine.items())
+        cv2.putText(panel, title, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.4 if len(mine) > 2 else 0.45, (0, 0, 0), 1, cv2.LINE_AA)
         for x in (0.0, 0.5, 1.0):
             px = name_w + round(x * bar_w)
             cv2.line(panel, (px, top - 6), (px, panel.shape[0] - 6), (225, 225, 225), 1)
             cv2.putText(panel, f"{x:g}", (px - 6, top - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (90, 90, 90), 1, cv2.LINE_AA)
         for i, task in enumerate(shown):
-            y = top + i * (2 * bar + gap)
+            y = top + i * row_h
             cv2.putText(panel, task, (6, y + bar + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
             for j, (method, row) in enumerate(mine.items()):
                 value = row["per_task"].get(task, 0.0)
