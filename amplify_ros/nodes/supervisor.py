@@ -90,6 +90,9 @@ def child_setup(parent: int, own_group: bool) -> Callable[[], None]:
     bringup's supervisor has none (it never initialises rclpy)."""
 
     def setup() -> None:
+        # a bringup started as a background job inherits SIGINT ignored, and so would every node:
+        # then the stop's SIGINT does nothing and the node is killed without closing its bag
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         if own_group:
             os.setpgid(0, 0)
         if PRCTL is not None:
