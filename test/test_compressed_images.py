@@ -3,7 +3,6 @@ sim bridge and RealSense nodes publishing them, the recorder recording them, imp
 
 import numpy as np
 import pytest
-import rclpy
 import yaml
 from rclpy.exceptions import InvalidParameterValueException
 from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
@@ -11,7 +10,6 @@ from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
-from std_srvs.srv import Trigger
 
 from amplify_ros.data.bag_reader import BagReader
 from amplify_ros.data.episode import read_episode
@@ -24,8 +22,9 @@ from amplify_ros.nodes.sim_bridge_node import SimBridgeNode
 from amplify_ros.train.data_cli import main as data_main
 from fake_realsense import FakeRealSense
 from ros_probe import Probe, spin_until
-from test_nodes_record import REPO, call, ns
-from test_nodes_realsense import COLOR, FAST, Plug
+from test_nodes_record import REPO, ns, record_next_sim_episode
+import test_nodes_realsense
+from test_nodes_realsense import COLOR, Plug
 
 COMPRESSED = f"{COLOR}/compressed"
 
@@ -119,29 +118,20 @@ def test_nothing_compressed_is_published_when_off_nor_encoded_without_a_subscrib
         probe.destroy_node()
 
 
+start = test_nodes_realsense.start  # the RealSense node tests' fixture, which camera builds on
+
+
 @pytest.fixture
-def camera():
-    """camera(*parameters) -> (executor, node, probe listening to the colour image and its compressed stream)."""
-    rclpy.init()
-    made = []
+def camera(request):
+    """camera(*parameters) -> (executor, node, probe also listening to the compressed stream, fake camera)."""
+    start = request.getfixturevalue("start")
 
     def make(*params: Parameter):
         fake = FakeRealSense()
-        node = RealSenseNode(devices=Plug(fake), parameter_overrides=[*FAST, *params])
-        probe = Probe()
-        probe.listen(Image, COLOR, qos_profile_sensor_data)
+        executor, node, probe = start(Plug(fake), *params)
         probe.listen(CompressedImage, COMPRESSED, qos_profile_sensor_data)
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        executor.add_node(probe)
-        made.append((executor, node, probe))
         return executor, node, probe, fake
-    yield make
-    for executor, node, probe in made:
-        executor.shutdown()
-        node.destroy_node()
-        probe.destroy_node()
-    rclpy.shutdown()
+    return make
 
 
 def test_realsense_publishes_the_colour_image_compressed_with_its_header(camera):
@@ -191,11 +181,7 @@ def test_the_recorder_records_compressed_camera_topics_and_import_bag_gives_the_
     for n in [*nodes, probe]:
         executor.add_node(n)
     try:
-        assert spin_until(executor, lambda: len(results) == 1 and not recorder._pending, 90.0)  # the start-up episode: slow on a busy machine
-        assert call(executor, probe, Trigger, "/amplify_recorder/start").success
-        assert call(executor, probe, Trigger, "/sim/reset").success
-        assert spin_until(executor, lambda: len(results) == 2, 30.0)
-        assert call(executor, probe, Trigger, "/amplify_recorder/stop").success
+        record_next_sim_episode(executor, probe, recorder, results)
         bag = recorder.episodes.path
     finally:
         stop_executor(executor, nodes)

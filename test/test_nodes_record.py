@@ -38,6 +38,20 @@ def call(executor, probe: Probe, srv, name: str, request=None):
     return future.result()
 
 
+def record_next_sim_episode(executor, probe: Probe, recorder: RecorderNode, results: list, success: bool | None = None):
+    """The sim bridge runs one episode at start-up; record the next one, from its first frame,
+    mark it (when ``success`` is given) and stop. Returns the stop's answer."""
+    assert spin_until(executor, lambda: len(results) == 1 and not recorder._pending, 90.0)  # slow on a busy machine
+    assert call(executor, probe, Trigger, "/amplify_recorder/start").success
+    assert call(executor, probe, Trigger, "/sim/reset").success
+    assert spin_until(executor, lambda: len(results) == 2, 30.0)
+    if success is not None:
+        assert call(executor, probe, SetBool, "/amplify_recorder/mark_success", SetBool.Request(data=success)).success
+    stopped = call(executor, probe, Trigger, "/amplify_recorder/stop")
+    assert stopped.success, stopped.message
+    return stopped
+
+
 def ns(msg) -> int:
     return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
 
@@ -61,14 +75,8 @@ def test_the_sim_expert_teleoperates_an_episode_that_is_recorded_and_imported_wi
     for n in [*nodes, probe]:
         executor.add_node(n)
     try:
-        # the bridge runs one episode at start-up; record the next one, from its first frame
-        assert spin_until(executor, lambda: len(results) == 1 and not recorder._pending, 90.0)  # the start-up episode: slow on a busy machine
-        assert call(executor, probe, Trigger, "/amplify_recorder/start").success
-        assert call(executor, probe, Trigger, "/sim/reset").success
-        assert spin_until(executor, lambda: len(results) == 2, 30.0)
-        assert call(executor, probe, SetBool, "/amplify_recorder/mark_success", SetBool.Request(data=True)).success
-        stopped = call(executor, probe, Trigger, "/amplify_recorder/stop")
-        assert stopped.success and "1 dataset episode(s)" in stopped.message, stopped.message
+        stopped = record_next_sim_episode(executor, probe, recorder, results, success=True)
+        assert "1 dataset episode(s)" in stopped.message, stopped.message
         bag = recorder.episodes.path
     finally:
         stop_executor(executor, nodes)
