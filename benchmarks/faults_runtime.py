@@ -35,10 +35,8 @@ from pathlib import Path
 
 import numpy as np
 import rclpy
-from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
-from rclpy.node import Node
 from rclpy.qos import QoSProfile
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
@@ -50,14 +48,14 @@ from amplify_ros.data.bag_reader import BagReader
 from amplify_ros.nodes.conversions import numpy_to_imgmsg
 from amplify_ros.nodes.qos import image_qos, latched_qos
 from amplify_ros.nodes.stamps import header_at, stamp_seconds
-from node_graph import NodeProcess, write_configs
+from node_graph import NodeProcess, Watcher, write_configs
 
 STATE = ["ee_x", "ee_y", "ee_z", "gripper"]
 ACTIONS = ["ee_dx", "ee_dy", "ee_dz", "gripper"]
-class Rig(Node):
+class Rig(Watcher):
     """Camera and robot: ``rate`` Hz images (while ``camera_on``) and joint states, stamped with
     the wall clock; records (receive time, frame stamp) of every command on arm/command and
-    amplify/command, the nodes' /diagnostics and the recorder's status."""
+    amplify/command, and the recorder's status."""
 
     def __init__(self, rate: float, size: tuple[int, int] = (320, 240)) -> None:
         super().__init__("fault_rig")
@@ -70,12 +68,9 @@ class Rig(Node):
         self.task_pub.publish(String(data="press the button from the top"))
         self.out: list[tuple[float, float]] = []  # arm/command: (monotonic receive time, frame stamp s)
         self.policy: list[tuple[float, float]] = []  # amplify/command
-        self.diagnostics: dict[str, dict[str, str]] = {}
-        self.heard: dict[str, float] = {}  # node -> monotonic time of its last /diagnostics
         self.status: list[str] = []
         self.create_subscription(JointTrajectory, "arm/command", lambda m: self.out.append(self._seen(m)), 100)
         self.create_subscription(JointTrajectory, "amplify/command", lambda m: self.policy.append(self._seen(m)), 100)
-        self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 50)
         self.create_subscription(String, "/amplify_recorder/status", lambda m: self.status.append(m.data), latched_qos())
         self.frames = 0
         self.create_timer(1.0 / rate, self.tick)
@@ -84,47 +79,12 @@ class Rig(Node):
     def _seen(msg: JointTrajectory) -> tuple[float, float]:
         return time.monotonic(), stamp_seconds(msg.header)
 
-    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
-        for status in msg.status:
-            values = {v.key: v.value for v in status.values}
-            values["message"] = status.message
-            name = status.name.removeprefix("amplify_ros: ")
-            self.diagnostics[name] = values
-            self.heard[name] = time.monotonic()
-
     def tick(self) -> None:
         header = header_at(time.time_ns(), "camera")
         self.state_pub.publish(JointState(header=header, name=STATE, position=[0.0, 0.6, 0.2, 0.5]))
         if self.camera_on:
             self.frames += 1
             self.image_pub.publish(numpy_to_imgmsg(self.images[self.frames % 4], "rgb8", header))
-
-    def spin_for(self, seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while (left := end - time.monotonic()) > 0:
-            rclpy.spin_once(self, timeout_sec=min(0.02, left))
-
-    def spin_until(self, done: Callable[[], bool], timeout: float) -> bool:
-        end = time.monotonic() + timeout
-        while not done() and time.monotonic() < end:
-            rclpy.spin_once(self, timeout_sec=0.02)
-        return done()
-
-    def heard_since(self, node: str, since: float, timeout: float) -> bool:
-        """Wait for ``node``'s /diagnostics after ``since``: a restarted node is discovered both ways
-        (a service call sent before that may lose its response)."""
-        return self.spin_until(lambda: self.heard.get(node, -1.0) > since, timeout)
-
-    def call(self, srv_type, name: str, request, timeout: float = 10.0):
-        client = self.create_client(srv_type, name)
-        try:
-            if not client.wait_for_service(timeout_sec=timeout):
-                return None
-            future = client.call_async(request)
-            self.spin_until(future.done, timeout)
-            return future.result() if future.done() else None
-        finally:
-            self.destroy_client(client)
 
     def set_enabled(self, node: str, value: bool) -> bool:
         param = Parameter(name="enabled", value=ParameterValue(type=ParameterType.PARAMETER_BOOL, bool_value=value))

@@ -1,5 +1,6 @@
 """Nodes of a benchmark graph, each an amplify-bringup process of its own, with what /proc says
-about them: the soak and fault benchmarks start, sample, kill and stop them through this."""
+about them, and the node in the benchmark's process that watches them: the soak and fault
+benchmarks start, sample, kill and stop them through this."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import time
+from collections.abc import Callable
+
+import rclpy
 import yaml
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.node import Node
 
 BIN = Path(sys.executable).parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -89,3 +96,48 @@ def write_configs(folder: Path, docs: dict[str, dict]) -> dict[str, NodeProcess]
             name: {"ros__parameters": spec["parameters"]}}))
         out[name] = NodeProcess(name, config, folder / f"{name}.log")
     return out
+
+
+class Watcher(Node):
+    """The benchmark's own node: every node's last /diagnostics (values, plus its ``message``)
+    and when it came, deadline-bounded spinning, and service calls."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.diagnostics: dict[str, dict[str, str]] = {}
+        self.heard: dict[str, float] = {}  # node -> monotonic time of its last /diagnostics
+        self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 50)
+
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            name = status.name.removeprefix("amplify_ros: ")
+            self.diagnostics[name] = {**{v.key: v.value for v in status.values}, "message": status.message}
+            self.heard[name] = time.monotonic()
+
+    def spin_for(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            rclpy.spin_once(self, timeout_sec=min(0.02, left))
+
+    def spin_until(self, done: Callable[[], bool], timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        while not done() and time.monotonic() < end:
+            rclpy.spin_once(self, timeout_sec=0.02)
+        return done()
+
+    def heard_since(self, node: str, since: float, timeout: float) -> bool:
+        """Wait for ``node``'s /diagnostics after ``since``: a restarted node is discovered both ways
+        (a service call sent before that may lose its response)."""
+        return self.spin_until(lambda: self.heard.get(node, -1.0) > since, timeout)
+
+    def call(self, srv_type, name: str, request, timeout: float = 10.0):
+        """The response, or None when the service does not appear or answer within ``timeout``."""
+        client = self.create_client(srv_type, name)
+        try:
+            if not client.wait_for_service(timeout_sec=timeout):
+                return None
+            future = client.call_async(request)
+            self.spin_until(future.done, timeout)
+            return future.result() if future.done() else None
+        finally:
+            self.destroy_client(client)

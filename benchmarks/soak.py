@@ -28,14 +28,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import rclpy
-from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.node import Node
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from amplify_ros.core.checkpoint import resolve
 from amplify_ros.data.bag_import import BagImportSettings, import_bags
-from node_graph import NodeProcess, write_configs
+from node_graph import NodeProcess, Watcher, write_configs
 
 RESULTS = Path(__file__).parent / "results" / "soak.json"
 ACTIONS = ["ee_dx", "ee_dy", "ee_dz", "gripper"]
@@ -61,33 +59,18 @@ def graph(checkpoint: Path, rate: float, recordings: Path) -> dict[str, dict]:
     }
 
 
-class Driver(Node):
-    """Listens to /diagnostics and episode results; starts and stops the recorder."""
+class Driver(Watcher):
+    """Watches every node's /diagnostics and the episode results."""
 
     def __init__(self) -> None:
         super().__init__("soak_driver")
-        self.diagnostics: dict[str, dict[str, str]] = {}
         self.episodes: list[dict] = []
-        self.create_subscription(DiagnosticArray, "/diagnostics", self.on_diagnostics, 50)
         self.create_subscription(String, "sim/episode_result", lambda m: self.episodes.append(json.loads(m.data)), 100)
-        self.start_client = self.create_client(Trigger, "/amplify_recorder/start")
-        self.stop_client = self.create_client(Trigger, "/amplify_recorder/stop")
 
-    def on_diagnostics(self, msg: DiagnosticArray) -> None:
-        for status in msg.status:
-            self.diagnostics[status.name.removeprefix("amplify_ros: ")] = {v.key: v.value for v in status.values}
-
-    def call(self, client, timeout: float = 10.0) -> str:
-        if not client.wait_for_service(timeout_sec=timeout):
-            return "no service"
-        future = client.call_async(Trigger.Request())
-        rclpy.spin_until_future_complete(self, future, timeout_sec=timeout)
-        return future.result().message if future.done() and future.result() else "no answer"
-
-    def spin_for(self, seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            rclpy.spin_once(self, timeout_sec=min(0.05, max(end - time.monotonic(), 0.0)))
+    def recorder(self, service: str) -> str:
+        """Call the recorder's ~/start or ~/stop; its answer."""
+        answer = self.call(Trigger, f"/amplify_recorder/{service}", Trigger.Request())
+        return answer.message if answer is not None else "no answer"
 
 
 def _float(values: dict[str, str], key: str) -> float | None:
@@ -174,16 +157,16 @@ def run(args: argparse.Namespace, work: Path) -> dict:
         deadline = time.monotonic() + 120  # models load; each node then reports on /diagnostics
         while set(procs) - set(driver.diagnostics) and time.monotonic() < deadline:
             driver.spin_for(0.5)
-        recorder_calls.append(driver.call(driver.start_client))
+        recorder_calls.append(driver.recorder("start"))
         t0 = time.monotonic()
         next_episode = args.episode_seconds
         while (t := time.monotonic() - t0) < args.minutes * 60:
             samples.append(sample(t, procs, driver))
             if t >= next_episode:
-                recorder_calls += [driver.call(driver.stop_client), driver.call(driver.start_client)]
+                recorder_calls += [driver.recorder("stop"), driver.recorder("start")]
                 next_episode += args.episode_seconds
             driver.spin_for(1.0 - (time.monotonic() - t0 - t))
-        recorder_calls.append(driver.call(driver.stop_client))
+        recorder_calls.append(driver.recorder("stop"))
         episodes = list(driver.episodes)
     finally:
         driver.destroy_node()
