@@ -179,7 +179,7 @@ def run_experiments(args: argparse.Namespace, tasks: list[str]) -> dict:
                 "method": method, "experiment": exp, "mean_success": summary["mean_success"],
                 "per_task": {t: r["success"] for t, r in summary["per_task"].items()},
                 "ci95": summary["ci95_pooled"], "episodes_per_task": args.episodes, "action_episodes": len(split["train"]),
-                "video_episodes": "all" if train_codes else 0, "preset": args.preset, "precision": args.precision,
+                "video_episodes": "all" if train_codes == "predicted" else 0, "preset": args.preset, "precision": args.precision,
                 # the forward model is part of the policy only where it predicts the codes
                 "train_seconds": round(seconds + (t_fwd if train_codes == "predicted" else 0), 1),
                 "forward_seconds": round(t_fwd, 1) if train_codes == "predicted" else 0,
