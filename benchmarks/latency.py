@@ -2,11 +2,14 @@
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/latency.py --checkpoint models/metaworld_small
 
-For each graph (``policy``: one policy_node; ``async``: the same with ``forward_mode: async``,
-the forward model on its own thread; ``parallel``: the same with ``code_decoding: parallel``,
-every motion code in one pass (a checkpoint whose forward model has the parallel head); ``split``: forward_node + inverse_node, each in its own
-process as they would be on two machines; ``bc``: one policy_node with the behaviour-cloning
-checkpoint of --bc-checkpoint, no motion model) the nodes run apart from this process
+For each graph (``policy``: one policy_node with its defaults, every motion code in one pass of
+the parallel head and both models in ONNX Runtime; ``async``: the same with ``forward_mode:
+async``, the forward model on its own thread; ``torch``: the paper's path, greedy autoregressive
+codes in eager torch (policy_node's default until the fast path was measured);
+``torch-parallel``: parallel codes in torch; ``split``: forward_node + inverse_node, each in its
+own process as they would be on two machines; ``bc`` / ``bc-torch``: one policy_node with the
+behaviour-cloning checkpoint of --bc-checkpoint, in ONNX Runtime / torch) the nodes run apart
+from this process
 (amplify-bringup), which plays camera and robot: it publishes
 640x480 rgb8 images and joint states at --rate Hz, stamped with the wall clock, and times the
 action chunk that comes back for each stamp. Images travel reliable, keep-last 1, so a node
@@ -54,11 +57,16 @@ COMMON = {"image_qos": "reliable", "state_names": STATE, "action_names": ["ee_dx
           "max_state_age": 0.1, "publish_tracks": False}
 
 
+TORCH = {"runtime": "torch"}
+ONE_NODE = {"policy": {}, "async": {"forward_mode": "async"}, "torch": {**TORCH, "code_decoding": "autoregressive"},
+            "torch-parallel": {**TORCH, "code_decoding": "parallel"}, "bc": {}, "bc-torch": TORCH}
+GRAPHS = (*ONE_NODE, "split")
+
+
 def graph_configs(graph: str, checkpoint: Path, max_codes_age: float) -> list[dict]:
     """One config per process."""
-    if graph in ("policy", "async", "parallel", "bc"):
-        mode = {"forward_mode": "async", "max_codes_age": max_codes_age} if graph == "async" else {}
-        mode = {"code_decoding": "parallel"} if graph == "parallel" else mode
+    if graph in ONE_NODE:
+        mode = {**ONE_NODE[graph], **({"max_codes_age": max_codes_age} if graph == "async" else {})}
         return [{"amplify_bringup": {"ros__parameters": {"nodes": ["policy_node"]}},
                  "amplify_policy": {"ros__parameters": {"checkpoint": str(checkpoint), **COMMON, **mode}}}]
     return [{"amplify_bringup": {"ros__parameters": {"nodes": ["forward_node"]}},
@@ -107,6 +115,12 @@ class Camera(Node):
             self.diagnostics[status.name] = {v.key: v.value for v in status.values}
 
 
+def loaded(cam: Camera, nodes: int) -> bool:
+    """Every node of the graph says 'running' on /diagnostics (its model loaded) and hears the camera."""
+    running = [v for v in cam.diagnostics.values() if v.get("status") == "running"]
+    return len(running) >= nodes and cam.image_pub.get_subscription_count() >= nodes
+
+
 def measure(graph: str, checkpoint: Path, frames: int, rate: float, warmup: int, domain: int, size: tuple[int, int],
             max_codes_age: float) -> dict:
     env = {**os.environ, "ROS_DOMAIN_ID": str(domain), "OMP_NUM_THREADS": "1"}
@@ -121,11 +135,12 @@ def measure(graph: str, checkpoint: Path, frames: int, rate: float, warmup: int,
         rclpy.init()
         cam = Camera(rate, frames + warmup, *size)
         try:
-            deadline = time.monotonic() + 60
-            while cam.image_pub.get_subscription_count() < (2 if graph == "split" else 1) and time.monotonic() < deadline:
+            nodes = len(procs)
+            deadline = time.monotonic() + 120  # exporting ONNX Runtime graphs takes ~10 s per node at load
+            while not loaded(cam, nodes) and time.monotonic() < deadline:
                 rclpy.spin_once(cam, timeout_sec=0.1)
-            for _ in range(30):  # let the models load (the node reports 'running' on /diagnostics)
-                rclpy.spin_once(cam, timeout_sec=0.1)
+            if not loaded(cam, nodes):
+                raise RuntimeError(f"{graph}: the nodes did not report a loaded model in 120 s: {cam.diagnostics}")
             cam.start()
             end = time.monotonic() + (frames + warmup) / rate + 5.0
             while time.monotonic() < end:
@@ -153,8 +168,9 @@ def measure(graph: str, checkpoint: Path, frames: int, rate: float, warmup: int,
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", type=Path, default=Path("models/metaworld_small"))
-    p.add_argument("--bc-checkpoint", type=Path, help="a BC run or checkpoint for the 'bc' graph")
-    p.add_argument("--graphs", default="policy,async,split")
+    p.add_argument("--bc-checkpoint", type=Path, help="a BC run or checkpoint for the 'bc' and 'bc-torch' graphs "
+                   "(both run when it is given)")
+    p.add_argument("--graphs", default="policy,async,split,torch", help=f"comma-separated, of {', '.join(GRAPHS)}")
     p.add_argument("--frames", type=int, default=500)
     p.add_argument("--warmup", type=int, default=30)
     p.add_argument("--rate", type=float, default=30.0)
@@ -164,10 +180,12 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=RESULTS)
     a = p.parse_args()
     os.environ["FASTDDS_BUILTIN_TRANSPORTS"] = a.transport  # before any participant: this process and the nodes
-    graphs = a.graphs.split(",") + (["bc"] if a.bc_checkpoint else [])
-    checkpoints = {"bc": a.bc_checkpoint.resolve() if a.bc_checkpoint else None}
+    graphs = a.graphs.split(",") + (["bc", "bc-torch"] if a.bc_checkpoint else [])
+    if unknown := set(graphs) - set(GRAPHS):
+        p.error(f"unknown graphs {sorted(unknown)}; choose from {', '.join(GRAPHS)}")
+    bc = a.bc_checkpoint.resolve() if a.bc_checkpoint else None
     width, height = (int(v) for v in a.size.split("x"))
-    rows = [measure(g, checkpoints.get(g) or a.checkpoint.resolve(), a.frames, a.rate, a.warmup, 90 + i, (height, width),
+    rows = [measure(g, bc if g.startswith("bc") else a.checkpoint.resolve(), a.frames, a.rate, a.warmup, 90 + i, (height, width),
                     a.max_codes_age)
             for i, g in enumerate(graphs)]
     print("| graph | frames sent | chunks received | dropped | p50 ms | p95 ms | max ms |")

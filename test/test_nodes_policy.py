@@ -151,7 +151,8 @@ def test_parameters_are_described_ranged_and_rejected_with_a_reason(graph, tmp_p
     both = tiny_policy_checkpoint(tmp_path / "parallel", parallel_depth=1)
     assert node.set_parameters([Parameter("checkpoint", value=str(both))])[0].successful
     assert node.set_parameters([Parameter("code_decoding", value="parallel")])[0].successful
-    assert node.policy.motion.code_decoding == "parallel"
+    assert node.policy.motion.code_decoding == "parallel" and node.policy.runtime == "onnxruntime"  # the defaults
+    assert node.set_parameters([Parameter("runtime", value="torch")])[0].successful and node.policy.motion._graph is None
     assert spin_until(executor, lambda: probe.subscribers("camera/image_raw") or send_frame(probe, time.time()))
     send_frame(probe, stamp := time.time())
     assert spin_until(executor, lambda: answered(probe, stamp))  # acts on codes from the parallel head

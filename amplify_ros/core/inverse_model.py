@@ -98,21 +98,25 @@ class InverseModel(nn.Module):
     def unnormalise_actions(self, actions: torch.Tensor) -> torch.Tensor:
         return (actions + 1) / 2 * (self._action_high - self._action_low) + self._action_low
 
-    def _means(self, images: torch.Tensor, proprio: torch.Tensor, codes: torch.Tensor | None, sentences: list[str] | None) -> torch.Tensor:
-        """Normalised action means (B, K, A) in (-1, 1)."""
+    def embed_text(self, sentences: list[str] | None) -> torch.Tensor | None:
+        """The sentence vectors (B, D) the model conditions on; None when it takes no sentence."""
+        return self.text(sentences) if self.cfg.use_text else None
+
+    def means(self, images: torch.Tensor, proprio: torch.Tensor, codes: torch.Tensor | None, text: torch.Tensor | None) -> torch.Tensor:
+        """Normalised action means (B, K, A) in (-1, 1); ``text`` from ``embed_text``."""
         p = (proprio - self._proprio_mean) / self._proprio_std.clamp_min(1e-6)
         ctx = [self.image_tokens(images), self.proprio_in(p).unsqueeze(1)]
         if self.cfg.use_codes:
             ctx.append(self.code_in(self.fsq.indices_to_codes(codes)) + self.code_pos)
         if self.cfg.use_text:
-            ctx.append(self.text(sentences).unsqueeze(1))
+            ctx.append(text.unsqueeze(1))
         x = self.decoder(self.queries.expand(len(proprio), -1, -1), context=torch.cat(ctx, dim=1))
         return torch.tanh(self.mean_out(x))
 
     def forward(self, images: torch.Tensor, proprio: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor,
                 codes: torch.Tensor | None = None, sentences: list[str] | None = None) -> tuple[torch.Tensor, dict[str, float]]:
         """Discounted truncated-normal NLL of the (unnormalised) action chunk (B, K, A); mask (B, K)."""
-        mean = self._means(images, proprio, codes, sentences)
+        mean = self.means(images, proprio, codes, self.embed_text(sentences))
         target = self.normalise_actions(actions)
         nll = truncated_normal_nll(target, mean, self.log_std.exp().expand_as(mean)).sum(-1)  # (B, K)
         w = self._weights * mask
@@ -125,4 +129,4 @@ class InverseModel(nn.Module):
     def predict(self, images: torch.Tensor, proprio: torch.Tensor, codes: torch.Tensor | None = None,
                 sentences: list[str] | None = None) -> torch.Tensor:
         """The action chunk (B, K, A), in the robot's units (the distribution's mean)."""
-        return self.unnormalise_actions(self._means(images, proprio, codes, sentences))
+        return self.unnormalise_actions(self.means(images, proprio, codes, self.embed_text(sentences)))

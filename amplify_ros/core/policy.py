@@ -20,6 +20,7 @@ import torch
 from amplify_ros.core.checkpoint import CheckpointError, load_checkpoint, resolve
 from amplify_ros.core.forward_model import ForwardModel
 from amplify_ros.core.inverse_model import InverseModel
+from amplify_ros.core.onnx_inference import RUNTIMES, OrtGraph, actions_graph, parallel_codes_graph
 from amplify_ros.core.tokenizer import MotionTokenizer
 from amplify_ros.core.tracks import grid_queries
 
@@ -31,6 +32,13 @@ def check_images(images: np.ndarray, views: int, size: int) -> None:
         raise ValueError(f"images must be {want} uint8, got {images.shape} {images.dtype}")
 
 
+def _check_runtime(runtime: str, device: torch.device) -> None:
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime {runtime!r}: choose from {', '.join(RUNTIMES)}")
+    if runtime == "onnxruntime" and device.type != "cpu":
+        raise ValueError(f"runtime onnxruntime runs on the CPU; for device {device.type} choose runtime torch")
+
+
 class MotionPrior:
     """Forward model (+ its tokenizer, when the checkpoint carries one): image + sentence ->
     motion codes -> the grid tracks those codes stand for."""
@@ -39,19 +47,26 @@ class MotionPrior:
         self.forward = forward.eval()
         self.tokenizer = tokenizer.eval() if tokenizer is not None else None
         self.device = torch.device(device)
-        self._code_decoding = "autoregressive"
+        self.code_decoding = "autoregressive"
+        self.runtime = "torch"
+        self._graph: OrtGraph | None = None
 
-    @property
-    def code_decoding(self) -> str:
-        """How codes are predicted: "autoregressive" (greedy, one pass per code) or "parallel"
-        (all at once; needs a forward model trained with a parallel head)."""
-        return self._code_decoding
-
-    @code_decoding.setter
-    def code_decoding(self, value: str) -> None:
-        if value not in self.forward.decodings:
-            raise ValueError(f"code decoding {value!r}: this forward model has {', '.join(self.forward.decodings)}")
-        self._code_decoding = value
+    def configure(self, runtime: str | None = None, code_decoding: str | None = None) -> None:
+        """How codes are predicted (None keeps the setting). ``code_decoding``: "autoregressive"
+        (greedy, one pass per code, the paper's), "parallel" (all at once; needs a forward model
+        trained with a parallel head) or "auto" (parallel where the model has the head).
+        ``runtime``: "torch" or "onnxruntime" (core/onnx_inference.py; runs the parallel pass,
+        autoregressive decoding stays in torch). ValueError for what this model cannot do."""
+        runtime = runtime or self.runtime
+        decoding = code_decoding or self.code_decoding
+        if decoding == "auto":
+            decoding = self.forward.decodings[-1]
+        if decoding not in self.forward.decodings:
+            raise ValueError(f"code decoding {decoding!r}: this forward model has {', '.join(self.forward.decodings)}")
+        _check_runtime(runtime, self.device)
+        fast = runtime == "onnxruntime" and decoding == "parallel"
+        self._graph = (self._graph or parallel_codes_graph(self.forward, torch.get_num_threads())) if fast else None
+        self.runtime, self.code_decoding = runtime, decoding
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> "MotionPrior":
@@ -77,8 +92,10 @@ class MotionPrior:
     def predict(self, images: np.ndarray, sentence: str) -> np.ndarray:
         """images (V, H, W, 3) uint8 -> motion codes (T,)."""
         check_images(images, self.views, self.image_size)
-        img = torch.from_numpy(np.ascontiguousarray(images)).unsqueeze(0).to(self.device)
-        return self.forward.predict(img, [sentence], decoding=self.code_decoding)[0].cpu().numpy()
+        img = np.ascontiguousarray(images)[None]
+        if self._graph is not None:
+            return self._graph(images=img, text=self.forward.text([sentence]).numpy())[0][0]
+        return self.forward.predict(torch.from_numpy(img).to(self.device), [sentence], decoding=self.code_decoding)[0].cpu().numpy()
 
     @torch.inference_mode()
     def decode_tracks(self, codes: np.ndarray, images: np.ndarray) -> np.ndarray | None:
@@ -112,6 +129,21 @@ class Policy:
         self.fps = fps  # the rate of its training data: one action per frame at this rate (None: unknown)
         self.zero_codes = zero_codes  # trained on the all-zero code (an ablation): fed it, no forward model
         self.device = torch.device(device)
+        self.runtime = "torch"
+        self._graph: OrtGraph | None = None
+
+    def configure(self, runtime: str | None = None, code_decoding: str | None = None) -> None:
+        """The runtime of both models and the forward model's code decoding (see
+        ``MotionPrior.configure``; a policy without a forward model ignores ``code_decoding``).
+        ValueError, changing nothing, for what these models cannot do."""
+        runtime = runtime or self.runtime
+        _check_runtime(runtime, self.device)
+        graph = None
+        if runtime == "onnxruntime":
+            graph = self._graph or actions_graph(self.inverse, torch.get_num_threads())
+        if self.motion is not None:
+            self.motion.configure(runtime, code_decoding)
+        self._graph, self.runtime = graph, runtime
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu", with_forward: bool = True) -> "Policy":
@@ -169,20 +201,30 @@ class Policy:
             raise ValueError(f"expected {self.inverse.cfg.code_len} motion codes, got shape {np.shape(codes)}")
         if codes is not None and not 0 <= int(np.min(codes)) <= int(np.max(codes)) < self.inverse.fsq.codebook_size:
             raise ValueError(f"motion codes must lie in [0, {self.inverse.fsq.codebook_size}); got {np.asarray(codes).tolist()}")
-        img = torch.from_numpy(np.ascontiguousarray(images)).unsqueeze(0).to(self.device)
-        prop = torch.from_numpy(np.asarray(proprio, np.float32)).unsqueeze(0).to(self.device)
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        if codes is not None:
-            codes = torch.as_tensor(np.asarray(codes), dtype=torch.long, device=self.device).unsqueeze(0)
-        elif self.inverse.cfg.use_codes:
-            codes = self.motion.forward.predict(img, [sentence], decoding=self.motion.code_decoding)
+        if codes is None and self.inverse.cfg.use_codes:
+            codes = self.motion.predict(images, sentence)
             timings["forward_ms"] = (time.perf_counter() - t0) * 1e3
         t1 = time.perf_counter()
-        actions = self.inverse.predict(img, prop, codes, [sentence])
+        actions = self._actions(np.ascontiguousarray(images)[None], np.asarray(proprio, np.float32)[None],
+                                None if codes is None else np.asarray(codes, np.int64)[None], sentence)
         timings["inverse_ms"] = (time.perf_counter() - t1) * 1e3
         timings["total_ms"] = (time.perf_counter() - t0) * 1e3
-        return ChunkPrediction(actions[0].cpu().numpy(), None if codes is None else codes[0].cpu().numpy(), timings)
+        return ChunkPrediction(actions[0], None if codes is None else np.asarray(codes), timings)
+
+    def _actions(self, images: np.ndarray, proprio: np.ndarray, codes: np.ndarray | None, sentence: str) -> np.ndarray:
+        """One sample's batch of one -> (1, K, A), in the configured runtime."""
+        text = self.inverse.embed_text([sentence])
+        if self._graph is not None:
+            feed = {"images": images, "proprio": proprio}
+            if codes is not None:
+                feed["codes"] = codes
+            if text is not None:
+                feed["text"] = text.numpy()
+            return self._graph(**feed)[0]
+        tensors = [None if a is None else torch.from_numpy(a).to(self.device) for a in (images, proprio, codes)]
+        return self.inverse.predict(*tensors, [sentence]).cpu().numpy()
 
     def decode_tracks(self, codes: np.ndarray, images: np.ndarray) -> np.ndarray | None:
         """See ``MotionPrior.decode_tracks``; None for BC and without the forward model."""

@@ -17,7 +17,7 @@ from std_msgs.msg import String
 
 from amplify_ros.core.policy import MotionPrior
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
-from amplify_ros.nodes.model_io import (ExtraViews, FrameGate, MotionPublisher, declare_code_decoding, declare_device,
+from amplify_ros.nodes.model_io import (ExtraViews, FrameGate, MotionPublisher, declare_device, declare_inference,
                                         declare_image_qos, load_model)
 from amplify_ros.nodes.parameters import LiveParameters
 from amplify_ros.nodes.qos import latched_qos
@@ -41,7 +41,7 @@ class ForwardNode(Node):
         self.publish_tracks = p.declare("publish_tracks", True, "decode and publish the predicted tracks and their "
                                         "overlay image after the tokens (needs the checkpoint's tokenizer)",
                                         apply=p.setter("publish_tracks"))
-        self.code_decoding = declare_code_decoding(p, self._set_code_decoding)
+        self.inference = declare_inference(p, lambda: self.prior, codes=True)
         image_qos = declare_image_qos(p)
         self.views = ExtraViews(self, self.gate, p, image_qos)  # subscribed before the main camera
         self.checkpoint = p.declare("checkpoint", "", "forward run directory or checkpoint (amplify-train forward), or "
@@ -58,20 +58,16 @@ class ForwardNode(Node):
 
     def _load_prior(self, path: str) -> MotionPrior:
         prior = MotionPrior.load(path, self.device)
-        prior.code_decoding = self.code_decoding  # ValueError: refused like any unfit checkpoint
+        self.inference.apply_to(prior)
         return prior
-
-    def _set_code_decoding(self, value: str) -> None:
-        if self.prior is not None:
-            self.prior.code_decoding = value  # ValueError (no parallel head) rejects the change
-        self.code_decoding = value
 
     def _load(self, path: str) -> None:
         """Load ``path`` or raise ValueError, keeping the model there was (a rejected change)."""
         self.prior = prior = load_model(self, self.health, path, self._load_prior, self.views.count)
         self.checkpoint = path
         tracks = "with" if prior.tokenizer is not None else "without (no predicted tracks)"
-        self.get_logger().info(f"loaded forward model from {path}: {prior.image_size} px, {tracks} its tokenizer")
+        self.get_logger().info(f"loaded forward model from {path}: {prior.image_size} px, {tracks} its tokenizer; "
+                               f"{prior.code_decoding} code decoding in {prior.runtime}")
 
     def on_task(self, msg: String) -> None:
         self.sentence = msg.data

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 import numpy as np
@@ -58,12 +59,45 @@ def declare_device(params: LiveParameters) -> str:
     return device
 
 
-def declare_code_decoding(params: LiveParameters, apply: Callable[[str], None]) -> str:
-    """How a node with a forward model predicts motion codes (shared by policy_node and forward_node)."""
-    return params.declare("code_decoding", "autoregressive", "'autoregressive': one code after another, each "
-                          "conditioned on the ones before (greedy, the paper's); 'parallel': all codes in one pass "
-                          "(needs a forward model trained with a parallel head, e.g. --set parallel_depth=2)",
-                          choices=("autoregressive", "parallel"), apply=apply)
+class Configurable(Protocol):  # Policy, MotionPrior
+    def configure(self, runtime: str | None = None, code_decoding: str | None = None) -> None: ...
+
+
+@dataclass
+class Inference:
+    """How a node runs its model: the ``runtime`` and ``code_decoding`` parameters."""
+
+    runtime: str = "onnxruntime"
+    code_decoding: str = "auto"
+
+    def apply_to(self, model: Configurable) -> None:
+        """Configure a newly loaded model; ValueError: it cannot run this way (refused like any unfit checkpoint)."""
+        model.configure(self.runtime, self.code_decoding)
+
+
+def declare_inference(params: LiveParameters, model: Callable[[], Configurable | None], codes: bool) -> Inference:
+    """The ``runtime`` parameter, and with ``codes`` (a node with a forward model) ``code_decoding``.
+    A change reconfigures the loaded ``model()`` or, when it cannot run that way, is rejected."""
+    settings = Inference()
+
+    def setter(name: str) -> Callable[[str], None]:
+        def apply(value: str) -> None:
+            if (loaded := model()) is not None:
+                loaded.configure(**{name: value})  # ValueError rejects the change
+            setattr(settings, name, value)
+        return apply
+
+    settings.runtime = params.declare(
+        "runtime", settings.runtime, "'onnxruntime': the models as ONNX Runtime graphs exported at load (the same "
+        "actions, ~2x faster on a CPU; adds ~10 s to loading); 'torch': eager torch (needed for device cuda)",
+        choices=("onnxruntime", "torch"), apply=setter("runtime"))
+    if codes:
+        settings.code_decoding = params.declare(
+            "code_decoding", settings.code_decoding, "'autoregressive': one code after another, each conditioned on "
+            "the ones before (greedy, the paper's); 'parallel': all codes in one pass (needs a forward model trained "
+            "with a parallel head, e.g. --set parallel_depth=2); 'auto': parallel where the model has that head",
+            choices=("auto", "autoregressive", "parallel"), apply=setter("code_decoding"))
+    return settings
 
 
 def load_model(node: Node, health: Health, path: str, load: Callable[[str], M], views: int) -> M:

@@ -28,7 +28,7 @@ from amplify_ros.control.freshness import StampedHistory
 from amplify_ros.core.motion_worker import MotionWorker, StampedCodes
 from amplify_ros.core.policy import ChunkPrediction, Policy
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
-from amplify_ros.nodes.model_io import (ExtraViews, FrameGate, MotionPublisher, declare_code_decoding, declare_device,
+from amplify_ros.nodes.model_io import (ExtraViews, FrameGate, MotionPublisher, declare_device, declare_inference,
                                         declare_image_qos, load_model)
 from amplify_ros.nodes.parameters import LiveParameters
 from amplify_ros.nodes.qos import latched_qos, state_qos
@@ -88,7 +88,7 @@ class PolicyNode(Node):
             self.publish_tracks = p.declare("publish_tracks", True, "decode and publish the predicted tracks and "
                                             "their overlay image after each command (AMPLIFY checkpoints only)",
                                             apply=p.setter("publish_tracks"))
-            self.code_decoding = declare_code_decoding(p, self._set_code_decoding)
+        self.inference = declare_inference(p, lambda: self.policy, codes=with_forward)
         image_qos = declare_image_qos(p)
         self.views = ExtraViews(self, self.gate, p, image_qos)  # subscribed before the main camera
         self.checkpoint = p.declare("checkpoint", "", "policy run directory or checkpoint (amplify-train inverse|bc); "
@@ -124,11 +124,6 @@ class PolicyNode(Node):
         self.forward_mode = mode
         self._new_worker()
 
-    def _set_code_decoding(self, value: str) -> None:
-        if self.policy is not None and self.policy.motion is not None:
-            self.policy.motion.code_decoding = value  # ValueError (no parallel head) rejects the change
-        self.code_decoding = value
-
     def _new_worker(self) -> None:
         """The forward model's thread, in async mode with an AMPLIFY policy; else none."""
         if self.worker is not None:
@@ -138,8 +133,7 @@ class PolicyNode(Node):
 
     def _load_policy(self, path: str) -> Policy:
         policy = Policy.load(path, self.device, with_forward=self._with_forward)
-        if policy.motion is not None:
-            policy.motion.code_decoding = self.code_decoding  # ValueError: refused like any unfit checkpoint
+        self.inference.apply_to(policy)
         return policy
 
     def _load(self, path: str) -> None:
@@ -149,8 +143,9 @@ class PolicyNode(Node):
         self.names = list(self.action_names) or [f"a{i}" for i in range(policy.action_dim)]
         self._new_chunker()
         self._new_worker()
+        codes = f"{policy.motion.code_decoding} code decoding, " if policy.motion is not None else ""
         self.get_logger().info(f"loaded {policy.kind} policy from {path}: {policy.image_size} px, "
-                               f"{policy.action_dim}-D actions in chunks of {policy.chunk}")
+                               f"{policy.action_dim}-D actions in chunks of {policy.chunk}; {codes}{policy.runtime}")
 
     # --- inputs -----------------------------------------------------------------------------
     def on_task(self, msg: String) -> None:

@@ -62,9 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--codes", choices=["policy", "expert-future"], default="policy",
                    help="AMPLIFY: motion codes from the policy's forward model, or the tokenizer's codes of what the "
                         "scripted expert does next from each state (an upper bound for forward prediction)")
-    q.add_argument("--code-decoding", choices=["autoregressive", "parallel"], default="autoregressive",
+    q.add_argument("--code-decoding", choices=["autoregressive", "parallel", "auto"], default="autoregressive",
                    help="AMPLIFY: the forward model's codes one after another (greedy) or all in one pass (needs its "
-                        "parallel head)")
+                        "parallel head); auto: parallel where the model has the head")
+    q.add_argument("--runtime", choices=["torch", "onnxruntime"], default="torch",
+                   help="run the models in torch or as ONNX Runtime graphs (the same actions, ~2x faster on a CPU; "
+                        "autoregressive decoding stays in torch)")
     q.add_argument("--jpeg-quality", type=jpeg_quality, metavar="Q",
                    help="the policy sees each frame jpeg-compressed at quality Q (1-100), as from a compressed camera "
                         "topic or recording (default: the rendered frames themselves)")
@@ -88,11 +91,13 @@ def policy_main(args: argparse.Namespace) -> int:
     if policy.action_dim != 4:
         raise CheckpointError(f"the policy outputs {policy.action_dim}-D actions; Meta-World takes 4 (xyz delta + gripper)")
     settings = policy_eval.EvalSettings(resolve(args.checkpoint), args.max_steps, args.ensemble, args.ensemble_k, args.execute, args.video,
-                                         args.codes, args.code_decoding, args.jpeg_quality)
+                                         args.codes, args.code_decoding, args.runtime, args.jpeg_quality)
     if args.codes == "expert-future":
         policy_eval.future_tokenizer(policy)  # refuse now, before any worker starts
-    if policy.motion is not None and args.code_decoding not in policy.motion.forward.decodings:
-        raise CheckpointError(f"{args.checkpoint}: its forward model has no {args.code_decoding} decoding")
+    try:
+        policy.configure(args.runtime, args.code_decoding)  # refuse now, before any worker starts
+    except ValueError as err:
+        raise CheckpointError(f"{args.checkpoint}: {err}") from err
     jobs = [(t, i, episode_seed(args.seed, t, i)) for t in tasks for i in range(args.episodes)]
     outcomes = []
     with tqdm(total=len(jobs), desc=f"{policy.kind} rollouts", unit="ep") as bar:  # stderr: --json output on stdout stays clean
@@ -102,7 +107,7 @@ def policy_main(args: argparse.Namespace) -> int:
             bar.update()
     summary = policy_eval.summarise(outcomes)
     summary.update(policy=policy.kind, checkpoint=str(args.checkpoint), ensemble=args.ensemble, codes=args.codes,
-                   code_decoding=args.code_decoding, jpeg_quality=args.jpeg_quality)
+                   code_decoding=policy.motion.code_decoding if policy.motion else None, runtime=args.runtime, jpeg_quality=args.jpeg_quality)
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0

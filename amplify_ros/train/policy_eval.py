@@ -35,6 +35,7 @@ class EvalSettings:
     video_dir: Path | None = None
     codes: str = "policy"  # or "expert-future": the tokenizer's codes of the expert's future (an upper bound)
     code_decoding: str = "autoregressive"  # how the policy's forward model predicts them ("parallel": one pass)
+    runtime: str = "torch"  # or "onnxruntime" (core/onnx_inference.py): the same actions, faster on a CPU
     jpeg_quality: int | None = None  # the policy sees each frame jpeg-compressed at this quality (1-100), as from a
     # compressed recording or topic; None: the rendered frame itself
 
@@ -94,8 +95,7 @@ def run_episode(task: str, index: int, seed: int, settings: EvalSettings, write_
         sim = _STATE["sim"] = MetaWorldTask(task, policy.image_size, cameras)
         _STATE["future"] = expert_future(policy, sim) if settings.codes == "expert-future" else None
     future = _STATE["future"]
-    if policy.motion is not None:
-        policy.motion.code_decoding = settings.code_decoding
+    policy.configure(settings.runtime, settings.code_decoding)  # graphs are exported once, then reused
     chunks = make_chunker(settings.ensemble, policy.chunk, settings.ensemble_k, settings.execute)
     sim.reset(seed)
     if future is not None:
