@@ -174,7 +174,7 @@ def node_specs(name: str, checkpoints: dict[str, Any]) -> tuple[Node, list[str],
         from amplify_ros.nodes.policy_node import PolicyNode
 
         node = PolicyNode(parameter_overrides=model)
-        node.on_task(String(data="press the button"))
+        node.acting.on_task(String(data="press the button"))
         specs = [TopicFuzz("camera/image_raw", "image", context=lambda ns: [("joint_states", state(ns))],
                            alive=lambda ns: [("joint_states", state(ns)), ("camera/image_raw", image(ns))]),
                  TopicFuzz("joint_states", "joint_state", follow=lambda ns, m: [("camera/image_raw", image(ns))],
@@ -190,7 +190,7 @@ def node_specs(name: str, checkpoints: dict[str, Any]) -> tuple[Node, list[str],
         from amplify_ros.nodes.inverse_node import InverseNode
 
         node = InverseNode(parameter_overrides=model[:3])
-        node.on_task(String(data="press the button"))
+        node.acting.on_task(String(data="press the button"))
         whole = lambda ns: [("joint_states", state(ns)), ("camera/image_raw", image(ns)), ("amplify/motion_tokens", tokens(ns))]  # noqa: E731
         specs = [TopicFuzz("camera/image_raw", "image", context=lambda ns: [("joint_states", state(ns))],
                            follow=lambda ns, m: [("amplify/motion_tokens", tokens(header_ns(m)))], alive=whole),

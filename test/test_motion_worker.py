@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from amplify_ros.core.motion_worker import MotionWorker
+from amplify_ros.control.motion_worker import MotionWorker
 
 
 class Gated:

@@ -43,7 +43,7 @@ def graph(checkpoint):
     executor.add_node(node)
     executor.add_node(probe)
     probe.send(String, "amplify/task", String(data="press the button"), latched_qos())
-    assert spin_until(executor, lambda: node.sentence == "press the button")
+    assert spin_until(executor, lambda: node.acting.sentence == "press the button")
     yield executor, node, probe
     executor.shutdown()
     node.destroy_node()
@@ -125,7 +125,7 @@ def test_chunks_from_before_a_camera_outage_are_not_executed_after_it(graph):
     chunks = len(probe.got["amplify/action_chunk"])
     send_frame(probe, stamp := time.time())  # the chunk has actions left: no new one
     assert spin_until(executor, lambda: answered(probe, stamp)) and len(probe.got["amplify/action_chunk"]) == chunks
-    spin_for(executor, node.max_image_age + 0.1)  # the camera stops for longer than max_image_age
+    spin_for(executor, node.acting.max_image_age + 0.1)  # the camera stops for longer than max_image_age
     send_frame(probe, stamp := time.time())
     assert spin_until(executor, lambda: answered(probe, stamp))
     assert len(probe.got["amplify/action_chunk"]) == chunks + 1  # predicted afresh, not the old chunk's rest
@@ -140,19 +140,19 @@ def test_parameters_are_described_ranged_and_rejected_with_a_reason(graph, tmp_p
     assert [r.successful for r in results] == [False, False, False]
     assert "one of" in results[1].reason and "read-only" in results[2].reason
     assert node.set_parameters([Parameter("ensemble", value="open-loop")])[0].successful
-    assert type(node.chunker).__name__ == "OpenLoopChunks"
+    assert type(node.acting.runner.chunker).__name__ == "OpenLoopChunks"
     other = tiny_policy_checkpoint(tmp_path, image_size=32, chunk=4, amplify=False)
     (other / "model.safetensors").write_bytes(b"not weights")
     result = node.set_parameters([Parameter("checkpoint", value=str(other))])[0]
     assert not result.successful and "not readable" in result.reason
-    assert node.policy is not None and node.policy.kind == "amplify"  # the old model keeps running
+    assert node.acting.policy is not None and node.acting.policy.kind == "amplify"  # the old model keeps running
     result = node.set_parameters([Parameter("code_decoding", value="parallel")])[0]
     assert not result.successful and "has autoregressive" in result.reason  # no parallel head
     both = tiny_policy_checkpoint(tmp_path / "parallel", parallel_depth=1)
     assert node.set_parameters([Parameter("checkpoint", value=str(both))])[0].successful
     assert node.set_parameters([Parameter("code_decoding", value="parallel")])[0].successful
-    assert node.policy.motion.code_decoding == "parallel" and node.policy.runtime == "onnxruntime"  # the defaults
-    assert node.set_parameters([Parameter("runtime", value="torch")])[0].successful and node.policy.motion._graph is None
+    assert node.acting.policy.motion.code_decoding == "parallel" and node.acting.policy.runtime == "onnxruntime"  # the defaults
+    assert node.set_parameters([Parameter("runtime", value="torch")])[0].successful and node.acting.policy.motion._graph is None
     assert spin_until(executor, lambda: probe.subscribers("camera/image_raw") or send_frame(probe, time.time()))
     send_frame(probe, stamp := time.time())
     assert spin_until(executor, lambda: answered(probe, stamp))  # acts on codes from the parallel head
@@ -162,8 +162,8 @@ def test_a_missing_checkpoint_is_reported_and_the_node_stays_up():
     rclpy.init()
     try:
         node = PolicyNode(parameter_overrides=[Parameter("checkpoint", value="/nonexistent/run")])
-        assert node.policy is None and "no checkpoint here" in node.health.error
-        node.on_image(image(time.time()))  # must not raise
+        assert node.acting.policy is None and "no checkpoint here" in node.health.error
+        node.acting.act(image(time.time()))  # must not raise
         assert node.health.dropped["no_model"] == 1
         node.destroy_node()
     finally:
@@ -172,7 +172,7 @@ def test_a_missing_checkpoint_is_reported_and_the_node_stays_up():
 
 def test_async_forward_mode_acts_with_recent_codes_and_publishes_them_with_their_own_frame(graph):
     executor, node, probe = graph
-    assert node.set_parameters([Parameter("forward_mode", value="async")])[0].successful and node.worker is not None
+    assert node.set_parameters([Parameter("forward_mode", value="async")])[0].successful and node.acting.runner.worker is not None
     sent: list[float] = []
 
     def send() -> bool:
@@ -189,9 +189,9 @@ def test_async_forward_mode_acts_with_recent_codes_and_publishes_them_with_their
     assert token_stamps and set(token_stamps) <= frames  # each set of codes carries the frame it came from
     ages = node.health.stages_ms["codes_age_ms"]
     assert len(ages) >= 5 and 0.0 <= min(ages) and max(ages) <= 200.0  # max_codes_age 0.2 s
-    node.on_task(String(data="open the door"))  # a new task: codes of the old one are not used
-    assert node.worker.codes_for(sent[-1], "open the door", 10.0, 0.0) is None
-    assert node.set_parameters([Parameter("forward_mode", value="sync")])[0].successful and node.worker is None
+    node.acting.on_task(String(data="open the door"))  # a new task: codes of the old one are not used
+    assert node.acting.runner.worker.codes_for(sent[-1], "open the door", 10.0, 0.0) is None
+    assert node.set_parameters([Parameter("forward_mode", value="sync")])[0].successful and node.acting.runner.worker is None
 
 
 def test_extra_cameras_pair_by_stamp_and_a_checkpoint_with_other_views_is_refused(tmp_path):
@@ -199,7 +199,7 @@ def test_extra_cameras_pair_by_stamp_and_a_checkpoint_with_other_views_is_refuse
     two = tiny_policy_checkpoint(tmp_path, cameras=("corner", "wrist"))
     try:
         single = PolicyNode(parameter_overrides=[Parameter("checkpoint", value=str(two))])
-        assert single.policy is None and "takes 2 camera view(s); this node has 1" in single.health.error
+        assert single.acting.policy is None and "takes 2 camera view(s); this node has 1" in single.health.error
         single.destroy_node()
         node = PolicyNode(parameter_overrides=[Parameter("checkpoint", value=str(two)), Parameter("extra_cameras", value=["wrist"]),
                                                Parameter("state_names", value=NAMES), Parameter("max_state_age", value=1.0),
@@ -209,7 +209,7 @@ def test_extra_cameras_pair_by_stamp_and_a_checkpoint_with_other_views_is_refuse
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         executor.add_node(probe)
-        node.on_task(String(data="press the button"))
+        node.acting.on_task(String(data="press the button"))
         now = time.time()
         assert spin_until(executor, lambda: probe.subscribers("camera/image_raw") or send_frame(probe, now))
         assert spin_until(executor, lambda: node.health.dropped["no_view"] > 0 or send_frame(probe, now))

@@ -140,12 +140,12 @@ def same(a: Header, b: Header) -> bool:
 
 def send_task(ros: Driver, node: Node, sentence: str = "push the block") -> None:
     ros.publisher(String, "amplify/task", latched_qos()).publish(String(data=sentence))
-    ros.spin_until(lambda: node.sentence == sentence, "the task sentence")
+    ros.spin_until(lambda: getattr(node, "acting", node).sentence == sentence, "the task sentence")  # policy/inverse: acting
 
 
 def send_state(ros: Driver, node: Node, pub, header: Header) -> None:
     pub.publish(JointState(header=header, name=["a", "b", "c", "d"], position=[0.1, 0.2, 0.3, 0.4]))
-    ros.spin_until(lambda: len(node.states) > 0, "the robot state")
+    ros.spin_until(lambda: len(node.acting.states) > 0, "the robot state")
 
 
 def act_on_one_frame(ros: Driver, node: Node, outputs: list[list]) -> Header:
@@ -270,7 +270,7 @@ def test_a_late_image_is_paired_with_the_state_stamped_with_it_not_the_newest(ro
     taken = ros.header(age=0.3)  # the image comes 0.3 s after its state: more than max_state_age (0.2 s)
     send_state(ros, node, states, taken)
     states.publish(JointState(header=ros.header(), name=["a", "b", "c", "d"], position=[0.0] * 4))
-    ros.spin_until(lambda: len(node.states) == 2, "the newer state")
+    ros.spin_until(lambda: len(node.acting.states) == 2, "the newer state")
     images.publish(frame(taken))
     ros.spin_until(lambda: chunks, "the action chunk")
     assert same(chunks[0].header, taken) and not node.health.dropped

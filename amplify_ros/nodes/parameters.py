@@ -58,9 +58,10 @@ class LiveParameters:
             self._apply[name] = apply  # after declaring: the declared value is the caller's to use
         return value
 
-    def setter(self, attribute: str) -> Callable[[Any], None]:
-        """An apply function for a parameter the node only reads: keeps ``node.<attribute>`` equal to it."""
-        return lambda value: setattr(self._node, attribute, value)
+    def setter(self, attribute: str, owner: object | None = None) -> Callable[[Any], None]:
+        """An apply function for a parameter only read: keeps ``<owner or the node>.<attribute>`` equal to it."""
+        target = self._node if owner is None else owner
+        return lambda value: setattr(target, attribute, value)
 
     def _check(self, name: str, value: Any) -> str:
         choices = self._choices.get(name)

@@ -13,6 +13,9 @@ teleop_node can drive the arm with it exactly as it relays a human's joystick. T
   the machine is; a frame is published again if no command comes within ``command_timeout``.
 - realtime: the simulation steps at ``rate`` Hz whatever happens, using the latest command if it
   is fresh and holding still (a zero action) otherwise, as a real arm's controller would.
+
+The schedule of both is ``amplify_ros.sim.stepping.StepSchedule``; this node renders, publishes
+and steps as it says.
 """
 
 from __future__ import annotations
@@ -40,8 +43,8 @@ from amplify_ros.nodes.parameters import LiveParameters
 from amplify_ros.nodes.qos import image_qos, latched_qos
 from amplify_ros.nodes.stamps import header_at, stamp_seconds
 from amplify_ros.nodes.tensor_msgs import trajectory_to_chunk
-from amplify_ros.sim.metaworld_env import ACTION_DIM
 from amplify_ros.sim.session import EE_STATE_NAMES, EpisodeResult, SimSession, check_action
+from amplify_ros.sim.stepping import StepSchedule
 from amplify_ros.nodes.bringup import NodeStartError, run_node
 
 
@@ -78,12 +81,13 @@ class SimBridgeNode(Node):
                               range=(1, 100000), apply=lambda value: setattr(self.session, "max_steps", value))
         self.episodes = p.declare("episodes", 0, "stop stepping after this many episodes (0: never)",
                                   range=(0, 1000000), apply=p.setter("episodes"))
-        self.command_timeout = p.declare("command_timeout", 1.0, "lockstep: republish the frame after this long "
-                                         "without its command; realtime: older commands are not used (s, wall)",
-                                         range=(0.001, 60.0), apply=p.setter("command_timeout"))
-        self.reset_pause = p.declare("reset_pause", 0.2, "wait after publishing a new episode's task before its "
-                                     "first frame, so every node has seen it (s, wall)", range=(0.0, 10.0),
-                                     apply=p.setter("reset_pause"))
+        timeout = p.declare("command_timeout", 1.0, "lockstep: republish the frame after this long without its "
+                            "command; realtime: older commands are not used (s, wall)", range=(0.001, 60.0),
+                            apply=lambda value: setattr(self.schedule, "command_timeout", value))
+        pause = p.declare("reset_pause", 0.2, "wait after publishing a new episode's task before its first frame, so "
+                          "every node has seen it (s, wall)", range=(0.0, 10.0),
+                          apply=lambda value: setattr(self.schedule, "reset_pause", value))
+        self.schedule = StepSchedule(self.mode, timeout, pause)
         self.frame_id = p.declare("frame_id", "camera_optical_frame", "frame_id of the image and camera info")
 
         repeat = p.declare("action_repeat", 1, "simulator steps per frame and command: a policy trained on data "
@@ -109,16 +113,10 @@ class SimBridgeNode(Node):
         self.create_service(Trigger, "sim/reset", self.on_reset)
         self.diagnostics = DiagnosticsReporter(self, self.health)
 
-        self._command: tuple[np.ndarray, float, float] | None = None  # (action, stamp s, wall time received)
-        self._frame_stamp = -1.0  # stamp of the frame awaiting its command (lockstep)
-        self._frame_wall = 0.0
-        self._finished = False
         self.health.status = "running"
         self.start_episode()
-        if self.mode == "lockstep":
-            self.create_timer(0.05, self.watchdog)  # wall-clock timer: fires whatever /clock does
-        else:
-            self.create_timer(1.0 / self.rate, self.realtime_step)
+        # wall-clock timer, fires whatever /clock does; lockstep: it only watches for a missing command
+        self.create_timer(0.05 if self.mode == "lockstep" else 1.0 / self.rate, self.on_tick)
 
     def camera_out(self, name: str, namespace: str, frame_id: str, qos: QoSProfile) -> SimCamera:
         """The publishers of one rendered camera: <namespace>/image_raw, <namespace>/camera_info and,
@@ -131,15 +129,14 @@ class SimBridgeNode(Node):
     # --- parameters -------------------------------------------------------------------------
     def _set_task(self, task: str) -> None:
         self.session.set_task(task)  # raises ValueError naming the valid tasks: the change is rejected
-        self._finished = False
+        self.schedule.finished = False
         self.start_episode()
 
     # --- publishing -------------------------------------------------------------------------
     def start_episode(self) -> None:
         self.task_pub.publish(String(data=self.session.sentence))
         self.get_logger().info(f"{self.session.task} episode {self.session.episode}: {self.session.sentence!r}")
-        self._frame_wall = time.monotonic() + self.reset_pause  # first frame after the pause (watchdog)
-        self._frame_stamp = -1.0
+        self.schedule.start_episode(time.monotonic())
 
     def publish_observation(self) -> None:
         header = header_at(round(self.session.time * 1e9), self.frame_id)
@@ -156,8 +153,7 @@ class SimBridgeNode(Node):
                 cam.compressed_pub.publish(image, frame)
         if self.expert_pub is not None:  # after the frame: a teleoperator acts on what it sees
             self.expert_pub.publish(twist_stamped_msg(action_twist(self.session.expert_action()), header))
-        self._frame_stamp = self.session.time
-        self._frame_wall = time.monotonic()
+        self.schedule.frame_sent(self.session.time, time.monotonic())
 
     # --- stepping ---------------------------------------------------------------------------
     def on_command(self, msg: JointTrajectory) -> None:
@@ -167,9 +163,7 @@ class SimBridgeNode(Node):
             self.health.drop("bad_command", str(err))
             self.get_logger().error(f"ignoring command: {err}", throttle_duration_sec=2.0)
             return
-        stamp = stamp_seconds(msg.header)
-        self._command = (action, stamp, time.monotonic())
-        if self.mode == "lockstep" and not self._finished and abs(stamp - self._frame_stamp) < 1e-6:
+        if self.schedule.command(action, stamp_seconds(msg.header), time.monotonic()):
             self.advance(action)
 
     def advance(self, action: np.ndarray) -> None:
@@ -182,27 +176,16 @@ class SimBridgeNode(Node):
             self.publish_observation()
         self.health.ok((time.perf_counter() - start) * 1e3)
 
-    def watchdog(self) -> None:
-        """Lockstep: publish the first frame of an episode after the reset pause, and publish a
-        frame again when its command has not come in time."""
-        if self._finished or time.monotonic() < self._frame_wall:
-            return
-        if self._frame_stamp < 0 or time.monotonic() - self._frame_wall > self.command_timeout:
-            if self._frame_stamp >= 0:
-                self.health.drop("command_timeout")
-            self.publish_observation()
-
-    def realtime_step(self) -> None:
-        if self._finished or time.monotonic() < self._frame_wall:
-            return
-        if self._frame_stamp >= 0:  # a frame is out: step with the freshest command
-            fresh = self._command is not None and time.monotonic() - self._command[2] <= self.command_timeout
-            if not fresh:
-                self.health.drop("no_fresh_command")  # hold still, as a controller without commands does
-            self.advance(self._command[0] if fresh else np.zeros(ACTION_DIM))
-            if self._finished or self._frame_stamp < 0:  # the episode ended
+    def on_tick(self) -> None:
+        tick = self.schedule.tick(time.monotonic())
+        if tick.refusal is not None:
+            self.health.drop(tick.refusal)  # realtime: holding still, as a controller without commands does
+        if tick.action is not None:
+            self.advance(tick.action)
+            if self.schedule.finished or self.schedule.awaiting_first_frame:  # the episode ended
                 return
-        self.publish_observation()
+        if tick.publish:
+            self.publish_observation()
 
     def report(self, result: EpisodeResult) -> None:
         self.result_pub.publish(String(data=json.dumps(result.as_dict())))
@@ -210,22 +193,21 @@ class SimBridgeNode(Node):
         wins = sum(r.success for r in self.session.results)
         self.get_logger().info(f"episode {result.index} of {result.task}: {result.reason} after {result.steps} steps "
                                f"({wins}/{done} successful so far)")
-        self._command = None
         if self.episodes and done >= self.episodes:
-            self._finished = True
+            self.schedule.finished = True
             self.health.status = f"finished {done} episodes"
             return
         self.start_episode()
 
     def on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
-        if self._finished:  # after the last of `episodes`: run one more (its simulation is reset already)
-            self._finished = False
+        if self.schedule.finished:  # after the last of `episodes`: run one more (its simulation is reset already)
+            self.schedule.finished = False
             self.health.status = "running"
             self.start_episode()
         else:
             self.report(self.session.finish("reset"))
         response.success = True
-        response.message = (f"finished {len(self.session.results)} episodes; reset again to run one more" if self._finished
+        response.message = (f"finished {len(self.session.results)} episodes; reset again to run one more" if self.schedule.finished
                             else f"started episode {self.session.episode} of {self.session.task}")
         return response
 

@@ -4,7 +4,7 @@ node steps. Episode bookkeeping (seeds, step limit, success, results) lives here
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -27,15 +27,21 @@ def check_action(action: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class EpisodeResult:
+    """How one simulated episode ended: the sim bridge's and the evaluator's."""
+
     task: str
     index: int
     seed: int
     success: bool
     steps: int
-    reason: str  # success | timeout | unstable | reset
+    reason: str  # success | timeout | unstable | reset (bridge) | nonfinite_action (evaluator)
+    policy_ms: tuple[float, ...] = field(default=(), compare=False)  # the evaluator's chunk times
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The bridge's JSON (it does not time the policy: no policy_ms)."""
+        out = asdict(self)
+        del out["policy_ms"]
+        return out
 
 
 class SimSession:

@@ -11,16 +11,17 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from amplify_ros.control.chunking import make_chunker
+from amplify_ros.control.policy_runner import PolicyRunner, RunnerSettings
 from amplify_ros.core.checkpoint import CheckpointError
 from amplify_ros.data import viewer
 from amplify_ros.data.image_msgs import jpeg_round_trip
+from amplify_ros.sim.session import EpisodeResult
 
 EVAL_SEED = 1_000_003  # datasets use small seeds; evaluation episodes never coincide with them
 
@@ -42,17 +43,6 @@ class EvalSettings:
     def __post_init__(self) -> None:
         if self.jpeg_quality is not None and not 1 <= self.jpeg_quality <= 100:
             raise ValueError(f"jpeg_quality must be in 1..100 or None, got {self.jpeg_quality}")
-
-
-@dataclass
-class Outcome:
-    task: str
-    index: int
-    seed: int
-    success: bool
-    steps: int
-    reason: str  # success | timeout | nonfinite_action | unstable
-    policy_ms: list[float] = field(default_factory=list)
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -77,7 +67,7 @@ def _worker_init(checkpoint: Path) -> None:
     _STATE["policy"] = Policy.load(checkpoint)
 
 
-def run_episode(task: str, index: int, seed: int, settings: EvalSettings, write_video: bool) -> Outcome:
+def run_episode(task: str, index: int, seed: int, settings: EvalSettings, write_video: bool) -> EpisodeResult:
     """One closed-loop episode (uses the policy and simulator cached in this process)."""
     from amplify_ros.sim.metaworld_env import MetaWorldTask
 
@@ -96,12 +86,12 @@ def run_episode(task: str, index: int, seed: int, settings: EvalSettings, write_
         _STATE["future"] = expert_future(policy, sim) if settings.codes == "expert-future" else None
     future = _STATE["future"]
     policy.configure(settings.runtime, settings.code_decoding)  # graphs are exported once, then reused
-    chunks = make_chunker(settings.ensemble, policy.chunk, settings.ensemble_k, settings.execute)
+    runner = PolicyRunner(policy, RunnerSettings(settings.ensemble, settings.ensemble_k, settings.execute))
     sim.reset(seed)
     if future is not None:
         future.reset(seed)
-    outcome = Outcome(task, index, seed, False, 0, "timeout")
-    frames = []
+    frames, policy_ms = [], []
+    success, steps, reason = False, 0, "timeout"
     repeat = policy.action_repeat(sim.dt)
     limit = min(settings.max_steps, sim.max_steps)
     for step in range(0, limit, repeat):
@@ -110,28 +100,25 @@ def run_episode(task: str, index: int, seed: int, settings: EvalSettings, write_
             images = np.stack([jpeg_round_trip(image, settings.jpeg_quality) for image in images])
         if write_video:
             frames.append(images[0])
-        if chunks.needs_chunk:
-            codes = future.codes(sim) if future is not None else None
-            pred = policy.predict(images, sim.proprio(), sim.sentence, codes)
-            outcome.policy_ms.append(pred.timings_ms["total_ms"])
-            chunks.push(pred.actions)
-        action = chunks.next_action()
-        if not np.all(np.isfinite(action)):
-            outcome.reason = "nonfinite_action"
+        codes = future.codes(sim) if future is not None and runner.needs_chunk else None
+        out = runner.step(images, sim.proprio(), sim.sentence, step * sim.dt, codes)
+        if out.prediction is not None:
+            policy_ms.append(out.prediction.timings_ms["total_ms"])
+        if out.refusal is not None:
+            if out.refusal[0] != "nonfinite_action":  # the simulator's inputs are always usable: a bug
+                raise RuntimeError(f"{task} episode {index}: {out.refusal[1]}")
+            reason = "nonfinite_action"
             break
-        success, unstable, applied = sim.hold(action, min(repeat, limit - step))  # acts at its training rate
-        outcome.steps = step + applied
-        if unstable:
-            outcome.reason = "unstable"
-            break
-        if success:
-            outcome.success, outcome.reason = True, "success"
+        hit, unstable, applied = sim.hold(out.action, min(repeat, limit - step))  # acts at its training rate
+        steps = step + applied
+        if unstable or hit:  # an unstable simulation's "success" does not count
+            success, reason = not unstable, "unstable" if unstable else "success"
             break
     if write_video and settings.video_dir is not None:
         h, w = frames[0].shape[:2]
-        viewer.write_video(settings.video_dir / f"{task}_{index:03d}_{outcome.reason}.mp4",
+        viewer.write_video(settings.video_dir / f"{task}_{index:03d}_{reason}.mp4",
                            (cv2.resize(f, (w * 3, h * 3), interpolation=cv2.INTER_NEAREST) for f in frames), 20)
-    return outcome
+    return EpisodeResult(task, index, seed, success, steps, reason, tuple(policy_ms))
 
 
 def future_tokenizer(policy):
@@ -149,7 +136,7 @@ def expert_future(policy, sim):
     return ExpertFuture(sim.task, policy.image_size, sim.cameras, future_tokenizer(policy), policy.action_repeat(sim.dt))
 
 
-def run(jobs: list[tuple[str, int, int]], settings: EvalSettings, workers: int = 1, videos_per_task: int = 2) -> Iterator[Outcome]:
+def run(jobs: list[tuple[str, int, int]], settings: EvalSettings, workers: int = 1, videos_per_task: int = 2) -> Iterator[EpisodeResult]:
     """Evaluate (task, index, seed) jobs, yielding outcomes as they finish."""
     args = [(t, i, s, settings, settings.video_dir is not None and i < videos_per_task) for t, i, s in jobs]
     if workers <= 1:
@@ -165,7 +152,7 @@ def run(jobs: list[tuple[str, int, int]], settings: EvalSettings, workers: int =
             yield fut.result()
 
 
-def summarise(outcomes: list[Outcome]) -> dict:
+def summarise(outcomes: list[EpisodeResult]) -> dict:
     """Per-task and mean success with 95 % intervals, failure reasons and policy latency."""
     tasks = sorted({o.task for o in outcomes})
     per_task = {}
