@@ -49,7 +49,7 @@ import numpy as np
 import yaml
 from rosbags.typesys import Stores, get_typestore
 
-from amplify_ros.core.tracks import square
+from amplify_ros.core.tracks import IMAGE_SIZE, square
 from amplify_ros.data.bag_reader import BagReader, BagReadError
 from amplify_ros.data.dataset import episode_path, prepare
 from amplify_ros.data.episode import Episode, write_episode
@@ -95,7 +95,7 @@ class BagImportSettings:
     action_topic: str | None = None  # None: action-free episodes
     rate: float | None = None  # frames per second; None = the camera's rate
     tolerance: float = 0.2  # seconds a held state or action may be older than its frame
-    size: int = 128
+    size: int = IMAGE_SIZE
     min_frames: int = 2
     task_topic: str = "/amplify/task"
 

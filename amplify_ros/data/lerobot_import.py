@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from amplify_ros.core.tracks import square
+from amplify_ros.core.tracks import IMAGE_SIZE, square
 from amplify_ros.data.dataset import episode_path, prepare
 from amplify_ros.data.episode import Episode, write_episode
 from amplify_ros.data.lerobot_format import (
@@ -47,7 +47,7 @@ STATE, ACTION = "observation.state", "action"
 class LeRobotImportSettings:
     cameras: tuple[str, ...]  # video feature keys, e.g. observation.images.top
     fps: float = DEFAULT_FPS
-    size: int = 128
+    size: int = IMAGE_SIZE
     state: str | None = None  # None: observation.state if the dataset has it
     action: str | None = None  # None: action if the dataset has it
     action_free: bool = False

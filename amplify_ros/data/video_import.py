@@ -25,7 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from amplify_ros.core.tracks import square
+from amplify_ros.core.tracks import IMAGE_SIZE, square
 from amplify_ros.data.dataset import episode_path, prepare
 from amplify_ros.data.episode import SUFFIX, Episode, write_episode
 
@@ -133,7 +133,7 @@ class ImportResult:
     error: str = ""
 
 
-def import_videos(sources: list[Path], sentence: str, root: Path, fps: float = DEFAULT_FPS, size: int = 128) -> Iterator[ImportResult]:
+def import_videos(sources: list[Path], sentence: str, root: Path, fps: float = DEFAULT_FPS, size: int = IMAGE_SIZE) -> Iterator[ImportResult]:
     """Import each source as the next episode of task ``sentence`` under ``root``; a source
     that cannot be read is reported (``error``) and skipped."""
     task = task_name(sentence)
