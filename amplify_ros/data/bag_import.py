@@ -54,6 +54,7 @@ from amplify_ros.data.bag_reader import BagReader, BagReadError
 from amplify_ros.data.dataset import episode_path, prepare
 from amplify_ros.data.episode import Episode, write_episode
 from amplify_ros.data.image_msgs import compressed_to_rgb, to_rgb
+from amplify_ros.data.manifest import DatasetManifest
 from amplify_ros.data.video_import import next_index, task_name
 
 CAMERA = "camera"
@@ -374,14 +375,14 @@ def bag_episodes(path: str | os.PathLike, sentence: str | None, settings: BagImp
     return BagEpisodes(episodes, +dropped, notes)
 
 
-def manifest(settings: BagImportSettings) -> dict:
-    """``dataset.yaml`` of imported bags: other topics, joints, sizes or rates go elsewhere."""
-    return {
-        "format": "amplify_ros.dataset/1", "env": "rosbag", "image_size": settings.size, "fps": settings.rate,
-        "cameras": [CAMERA, *map(camera_name, settings.extra_image_topics)], "action_free": settings.action_topic is None,
-        "image_topic": settings.image_topic, "extra_image_topics": list(settings.extra_image_topics),
-        "state_topic": settings.state_topic, "state_joints": list(settings.state_joints), "action_topic": settings.action_topic,
-    }
+def manifest(settings: BagImportSettings) -> dict[str, Any]:
+    """``dataset.yaml`` of imported bags, as written: other topics, joints, sizes or rates go elsewhere."""
+    return DatasetManifest(
+        env="rosbag", image_size=settings.size, fps=settings.rate,
+        cameras=[CAMERA, *map(camera_name, settings.extra_image_topics)], action_free=settings.action_topic is None,
+        image_topic=settings.image_topic, extra_image_topics=list(settings.extra_image_topics),
+        state_topic=settings.state_topic, state_joints=list(settings.state_joints), action_topic=settings.action_topic,
+    ).to_dict()
 
 
 @dataclass(frozen=True)

@@ -154,25 +154,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
     configure_headless_gl()
 
     from amplify_ros.data.dataset import prepare
+    from amplify_ros.data.manifest import DatasetManifest
     from amplify_ros.sim import generate
     from amplify_ros.sim.rollout import RolloutConfig
 
     cfg = RolloutConfig(action_noise=args.action_noise, max_steps=args.max_steps, action_free=args.action_free,
                         tracks=not args.no_tracks, action_repeat=args.action_repeat)
-    manifest = {
-        "format": "amplify_ros.dataset/1",
-        "env": args.env,
-        "seed": args.seed,
-        "image_size": args.image_size,
-        "cameras": list(cameras),
-        "action_free": args.action_free,
-        "action_noise": args.action_noise,
-        "max_steps": args.max_steps,
-        **({"action_repeat": args.action_repeat} if args.action_repeat > 1 else {}),  # datasets from before it stay extendable
-        "tracks": "none" if args.no_tracks else "oracle",
-        "grid_size": cfg.grid_size,
-        "horizon": cfg.horizon,
-    }
+    manifest = DatasetManifest(
+        env=args.env, seed=args.seed, image_size=args.image_size, cameras=list(cameras), action_free=args.action_free,
+        action_noise=args.action_noise, max_steps=args.max_steps, action_repeat=args.action_repeat if args.action_repeat > 1 else None,
+        tracks="none" if args.no_tracks else "oracle", grid_size=cfg.grid_size, horizon=cfg.horizon,
+    )
     _check_cameras(tasks[0], cameras)
     root = prepare(args.out, manifest)
     jobs = generate.plan(root, tasks, args.episodes, args.seed, shard)
