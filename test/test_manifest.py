@@ -25,15 +25,15 @@ tracks: oracle
 grid_size: 20
 horizon: 16
 """
-GENERATED = DatasetManifest(env="metaworld", seed=0, image_size=128, cameras=["corner"], action_free=False, action_noise=0.1,
-                            action_repeat=4, tracks="oracle", grid_size=20, horizon=16)
+GENERATED = DatasetManifest(env="metaworld", seed=0, image_size=128, cameras=["corner"], action_free=False,
+                            action_noise=0.1, action_repeat=4, tracks="oracle", grid_size=20, horizon=16)
+BAG_SETTINGS = BagImportSettings(extra_image_topics=("/wrist/image",), state_joints=("j1", "j2"), action_topic="/cmd")
 
 
 @pytest.mark.parametrize("manifest", [
     GENERATED,
     video_manifest(96, 20.0),
-    DatasetManifest.from_dict(bag_manifest(BagImportSettings(extra_image_topics=("/wrist/image",), state_joints=("j1", "j2"),
-                                                             action_topic="/cmd"))),
+    DatasetManifest.from_dict(bag_manifest(BAG_SETTINGS)),
 ])
 def test_round_trip_through_the_file(manifest, tmp_path):
     prepare(tmp_path / "ds", manifest)

@@ -32,5 +32,6 @@ def imported_modules() -> set[str]:
 
 def test_every_imported_package_is_an_exec_depend():
     declared = {e.text for e in ET.parse(ROOT / "package.xml").getroot().iter("exec_depend")}
-    missing = sorted(f"{name} ({KEYS.get(name, name)})" for name in imported_modules() if KEYS.get(name, name) not in declared)
+    keys = {name: KEYS.get(name, name) for name in imported_modules()}
+    missing = sorted(f"{name} ({key})" for name, key in keys.items() if key not in declared)
     assert not missing, f"package.xml lacks exec_depend for {missing}"
