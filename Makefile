@@ -9,7 +9,7 @@ export MUJOCO_GL ?= osmesa
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt requirements.lock setup.py
+$(STAMP): requirements.txt requirements.lock setup.py amplify_ros/nodes/registry.py
 	scripts/install_system_deps.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -r requirements.txt -c requirements.lock

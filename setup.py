@@ -1,11 +1,22 @@
 """ament_python package: `colcon build` on a ROS 2 machine, `pip install .` anywhere else."""
 
+import importlib.util
 from glob import glob
 from pathlib import Path
 
 from setuptools import find_packages, setup
 
 package_name = "amplify_ros"
+
+
+def node_scripts() -> list[str]:
+    """A console script per node, from amplify_ros/nodes/registry.py loaded by path (importing the
+    package would need its dependencies at build time)."""
+    spec = importlib.util.spec_from_file_location("registry", "amplify_ros/nodes/registry.py")
+    registry = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(registry)
+    return registry.console_scripts()
+
 
 setup(
     name=package_name,
@@ -34,16 +45,7 @@ setup(
             "amplify-export = amplify_ros.train.export_cli:main",
             "amplify-bringup = amplify_ros.nodes.bringup:main",
             "amplify-demo = amplify_ros.nodes.demo:main",
-            "sim_bridge_node = amplify_ros.nodes.sim_bridge_node:main",
-            "policy_node = amplify_ros.nodes.policy_node:main",
-            "arm_output_node = amplify_ros.nodes.arm_output_node:main",
-            "forward_node = amplify_ros.nodes.forward_node:main",
-            "inverse_node = amplify_ros.nodes.inverse_node:main",
-            "tracker_node = amplify_ros.nodes.tracker_node:main",
-            "realsense_node = amplify_ros.nodes.realsense_node:main",
-            "teleop_node = amplify_ros.nodes.teleop_node:main",
-            "keyboard_teleop_node = amplify_ros.nodes.keyboard_teleop_node:main",
-            "recorder_node = amplify_ros.nodes.recorder_node:main",
+            *node_scripts(),
         ],
     },
 )

@@ -64,7 +64,7 @@ def render_frames(tasks: list[str], frames_per_task: int, every: int) -> dict[st
 
     out: dict[str, list[np.ndarray]] = {name: [] for name in SIZES}
     for task in tasks:
-        sim = MetaWorldTask(task, 128)
+        sim = MetaWorldTask(task)
         renderers = {}
         for name, (h, w) in SIZES.items():
             renderers[name] = mujoco.Renderer(sim.model, h, w)

@@ -24,6 +24,7 @@ from amplify_ros.sim.headless import configure_headless_gl  # noqa: E402
 
 configure_headless_gl()
 
+from amplify_ros.core.tracks import IMAGE_SIZE  # noqa: E402
 from amplify_ros.sim import generate  # noqa: E402
 from amplify_ros.sim.metaworld_tasks import resolve_tasks  # noqa: E402
 from amplify_ros.sim.rollout import RolloutConfig  # noqa: E402
@@ -35,7 +36,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", default="avdc11")
     parser.add_argument("--episodes", type=int, default=2, help="episodes per task")
-    parser.add_argument("--image-size", type=int, default=128)
+    parser.add_argument("--image-size", type=int, default=IMAGE_SIZE)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})

@@ -47,6 +47,7 @@ from amplify_ros.data.dataset import list_episodes, prepare, episode_path  # noq
 from amplify_ros.data.episode import Episode, read_episode, write_episode  # noqa: E402
 from amplify_ros.data.lerobot_export import camera_key, export_lerobot, lerobot_actions  # noqa: E402
 from amplify_ros.data.lerobot_import import LeRobotImportSettings, import_lerobot  # noqa: E402
+from amplify_ros.data.manifest import DatasetManifest  # noqa: E402
 
 LEROBOT = "lerobot==0.4.4"
 SIDE_PACKAGES = ["torch==2.14.1", "torchvision==0.29.1", "pillow", "datasets>=4,<5", "pandas", "pyarrow",
@@ -93,7 +94,7 @@ def side_venv(venv: Path) -> Path:
 
 def synthetic(root: Path, episodes: int = 6, frames: int = 40, size: int = 96) -> Path:
     """Smooth images (a gradient and a moving square) and named state and action columns."""
-    prepare(root, {"env": "synthetic", "image_size": size})
+    prepare(root, DatasetManifest(env="synthetic", image_size=size))
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:size, 0:size]
     for e in range(episodes):

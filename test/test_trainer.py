@@ -210,10 +210,35 @@ def test_a_run_from_before_a_setting_existed_resumes_when_it_keeps_its_default(d
 
     assert train_tokenizer(data, tmp_path / "tok", 3) == 0
     saved = yaml.safe_load((tmp_path / "tok" / "train.yaml").read_text())
-    for newer in ("train_only", "init_from", "holdout_tasks", "precision"):  # list, path and plain settings
-        saved.pop(newer)
+    for section, newer in (("optim", "train_only"), ("model", "init_from"), ("data", "holdout_tasks"),  # list, path and
+                           ("optim", "precision"), ("optim", "betas"), ("schedule", "lr_floor")):  # plain settings
+        saved[section].pop(newer)
     (tmp_path / "tok" / "train.yaml").write_text(yaml.safe_dump(saved))
     assert train_tokenizer(data, tmp_path / "tok", 6, "--resume") == 0
+
+
+def legacy_train_yaml(data: Path, out: Path) -> str:
+    """The flat train.yaml amplify-train wrote before its settings had sections, for train_tokenizer's run."""
+    overrides = "".join(f"  {k}: {json.dumps(v)}\n" for k, v in sorted(TINY_TOKENIZER.items()))
+    return (f"batch_size: 8\ncameras: null\nchunk: 16\nckpt_every: 3\ncodes: predicted\ndata: {data}\ndevice: cpu\n"
+            "forward: null\nholdout_tasks: []\ninit_from: null\nkeep_checkpoints: 3\nkind: tokenizer\nlog_every: 2\n"
+            f"lr: 0.002\nmodel_overrides:\n{overrides}out: {out}\nprecision: fp32\npreset: small\nseed: 0\n"
+            "tokenizer: null\ntrain_only: []\ntrain_per_task: null\nval_batches: 10\nval_every: 3\nval_fraction: 0.1\n"
+            "warmup_steps: 200\n")
+
+
+def test_a_run_with_a_flat_train_yaml_resumes_exactly(data, tmp_path, capsys):
+    assert train_tokenizer(data, tmp_path / "straight", 6) == 0
+    assert train_tokenizer(data, tmp_path / "old", 3) == 0
+    (tmp_path / "old" / "train.yaml").write_text(legacy_train_yaml(data, tmp_path / "old"))
+    assert train_tokenizer(data, tmp_path / "old", 6, "--resume", "--lr", "0.1") == 2
+    assert "other settings (--lr;" in capsys.readouterr().err
+    assert train_tokenizer(data, tmp_path / "old", 6, "--resume") == 0
+    a = load_file(str(resolve(tmp_path / "straight") / "model.safetensors"))
+    b = load_file(str(resolve(tmp_path / "old") / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert (tmp_path / "old" / "train.yaml").read_text() == (tmp_path / "straight" / "train.yaml").read_text().replace(
+        str(tmp_path / "straight"), str(tmp_path / "old")).replace("resume: false", "resume: true")
 
 
 def test_bfloat16_training_steps_keep_float32_weights(data, tmp_path):

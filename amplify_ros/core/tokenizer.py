@@ -37,6 +37,7 @@ from torch import nn
 
 from amplify_ros.core.fsq import FSQ
 from amplify_ros.core.resnet import normalise_images
+from amplify_ros.core.tracks import IMAGE_SIZE
 from amplify_ros.core.transformer import Transformer, causal_mask
 
 DECODINGS = ("argmax", "expected")
@@ -45,7 +46,7 @@ DECODINGS = ("argmax", "expected")
 @dataclass
 class TokenizerConfig:
     # inputs / outputs
-    image_size: int = 128  # square images; displacement classes are pixels of this size
+    image_size: int = IMAGE_SIZE  # square images; displacement classes are pixels of this size
     views: int = 1
     num_points: int = 400
     horizon: int = 16

@@ -20,13 +20,14 @@ from torch import nn
 
 from amplify_ros.core.image_tokens import ImageTokens, TrunkConfig
 from amplify_ros.core.text import WordBagEncoder
+from amplify_ros.core.tracks import IMAGE_SIZE
 from amplify_ros.core.transformer import Transformer
 
 
 @dataclass
 class TrackBaselineConfig(TrunkConfig):
     # inputs / outputs
-    image_size: int = 128
+    image_size: int = IMAGE_SIZE
     views: int = 1
     horizon: int = 16
     vocab: list[str] = field(default_factory=lambda: ["<unk>"])

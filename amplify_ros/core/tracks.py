@@ -16,6 +16,7 @@ import numpy as np
 
 GRID_SIZE = 20
 HORIZON = 16
+IMAGE_SIZE = 128  # square side (px) of images by default: rendered, imported, tracked and fed to the models
 
 
 def grid_coords(n: int = GRID_SIZE) -> np.ndarray:

@@ -49,11 +49,12 @@ import numpy as np
 import yaml
 from rosbags.typesys import Stores, get_typestore
 
-from amplify_ros.core.tracks import square
+from amplify_ros.core.tracks import IMAGE_SIZE, square
 from amplify_ros.data.bag_reader import BagReader, BagReadError
 from amplify_ros.data.dataset import episode_path, prepare
 from amplify_ros.data.episode import Episode, write_episode
 from amplify_ros.data.image_msgs import compressed_to_rgb, to_rgb
+from amplify_ros.data.manifest import DatasetManifest
 from amplify_ros.data.video_import import next_index, task_name
 
 CAMERA = "camera"
@@ -95,7 +96,7 @@ class BagImportSettings:
     action_topic: str | None = None  # None: action-free episodes
     rate: float | None = None  # frames per second; None = the camera's rate
     tolerance: float = 0.2  # seconds a held state or action may be older than its frame
-    size: int = 128
+    size: int = IMAGE_SIZE
     min_frames: int = 2
     task_topic: str = "/amplify/task"
 
@@ -374,14 +375,14 @@ def bag_episodes(path: str | os.PathLike, sentence: str | None, settings: BagImp
     return BagEpisodes(episodes, +dropped, notes)
 
 
-def manifest(settings: BagImportSettings) -> dict:
-    """``dataset.yaml`` of imported bags: other topics, joints, sizes or rates go elsewhere."""
-    return {
-        "format": "amplify_ros.dataset/1", "env": "rosbag", "image_size": settings.size, "fps": settings.rate,
-        "cameras": [CAMERA, *map(camera_name, settings.extra_image_topics)], "action_free": settings.action_topic is None,
-        "image_topic": settings.image_topic, "extra_image_topics": list(settings.extra_image_topics),
-        "state_topic": settings.state_topic, "state_joints": list(settings.state_joints), "action_topic": settings.action_topic,
-    }
+def manifest(settings: BagImportSettings) -> dict[str, Any]:
+    """``dataset.yaml`` of imported bags, as written: other topics, joints, sizes or rates go elsewhere."""
+    return DatasetManifest(
+        env="rosbag", image_size=settings.size, fps=settings.rate,
+        cameras=[CAMERA, *map(camera_name, settings.extra_image_topics)], action_free=settings.action_topic is None,
+        image_topic=settings.image_topic, extra_image_topics=list(settings.extra_image_topics),
+        state_topic=settings.state_topic, state_joints=list(settings.state_joints), action_topic=settings.action_topic,
+    ).to_dict()
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from amplify_ros.data.episode import SUFFIX, TMP_MARKER, CorruptEpisodeError, EpisodeSummary, read_summary
+from amplify_ros.data.manifest import DatasetManifest
 
 MANIFEST = "dataset.yaml"
 
@@ -28,21 +29,30 @@ def episode_path(root: str | os.PathLike, task: str, index: int) -> Path:
 
 
 def read_manifest(root: str | os.PathLike) -> dict[str, Any] | None:
+    """``dataset.yaml`` as it is on disk (what ``amplify-data info`` shows)."""
     path = Path(root) / MANIFEST
     return yaml.safe_load(path.read_text()) if path.is_file() else None
 
 
-def prepare(root: str | os.PathLike, manifest: dict[str, Any]) -> Path:
-    """Create ``root`` with ``manifest``, or check that the dataset already there matches it."""
+def prepare(root: str | os.PathLike, manifest: DatasetManifest | dict[str, Any]) -> Path:
+    """Create ``root`` with ``manifest`` (or its dict form), or check that the dataset already
+    there matches it."""
     root = Path(root)
-    existing = read_manifest(root)
-    if existing is None:
+    if not isinstance(manifest, DatasetManifest):
+        manifest = DatasetManifest.from_dict(manifest)
+    on_disk = read_manifest(root)
+    if on_disk is None:
         if root.exists() and any(root.iterdir()):
             raise DatasetMismatchError(f"{root} is not empty and holds no {MANIFEST}: choose an empty or new folder")
         root.mkdir(parents=True, exist_ok=True)
-        (root / MANIFEST).write_text(yaml.safe_dump(manifest, sort_keys=False))
+        (root / MANIFEST).write_text(yaml.safe_dump(manifest.to_dict(), sort_keys=False))
         return root
-    diff = {k: (existing.get(k), manifest.get(k)) for k in set(existing) | set(manifest) if existing.get(k) != manifest.get(k)}
+    try:
+        existing = DatasetManifest.from_dict(on_disk).to_dict()
+    except (TypeError, ValueError) as err:
+        raise DatasetMismatchError(f"{root}/{MANIFEST} is not a manifest this version can extend ({err}): choose another --out") from err
+    wanted = manifest.to_dict()
+    diff = {k: (existing.get(k), wanted.get(k)) for k in set(existing) | set(wanted) if existing.get(k) != wanted.get(k)}
     if diff:
         what = "; ".join(f"{k}: folder has {old!r}, asked for {new!r}" for k, (old, new) in sorted(diff.items()))
         raise DatasetMismatchError(f"{root} holds a different dataset ({what}): choose another --out")

@@ -31,13 +31,14 @@ from typing import Any
 
 import numpy as np
 
-from amplify_ros.core.tracks import square
+from amplify_ros.core.tracks import IMAGE_SIZE, square
 from amplify_ros.data.dataset import episode_path, prepare
 from amplify_ros.data.episode import Episode, write_episode
 from amplify_ros.data.lerobot_format import (
     INDEX_FEATURES, LeRobotFormatError, column_rows, feature_names, read_episodes, read_info, read_tables, read_tasks,
 )
 from amplify_ros.data.lerobot_video import FrameReader, VideoDecodeError
+from amplify_ros.data.manifest import DatasetManifest
 from amplify_ros.data.video_import import DEFAULT_FPS, next_index, task_name
 
 STATE, ACTION = "observation.state", "action"
@@ -47,7 +48,7 @@ STATE, ACTION = "observation.state", "action"
 class LeRobotImportSettings:
     cameras: tuple[str, ...]  # video feature keys, e.g. observation.images.top
     fps: float = DEFAULT_FPS
-    size: int = 128
+    size: int = IMAGE_SIZE
     state: str | None = None  # None: observation.state if the dataset has it
     action: str | None = None  # None: action if the dataset has it
     action_free: bool = False
@@ -141,11 +142,10 @@ def plan(root: Path, settings: LeRobotImportSettings) -> _Plan:
     return _Plan(root, info, tasks, episodes, cameras, state, action, videos)
 
 
-def manifest(p: _Plan, settings: LeRobotImportSettings) -> dict[str, Any]:
+def manifest(p: _Plan, settings: LeRobotImportSettings) -> DatasetManifest:
     """``dataset.yaml`` of a LeRobot import: other cameras, features, sizes or rates go elsewhere."""
-    return {"format": "amplify_ros.dataset/1", "env": "lerobot", "image_size": settings.size, "fps": settings.fps,
-            "cameras": list(p.cameras), "lerobot_cameras": list(p.cameras.values()), "state": p.state,
-            "action": p.action, "action_free": p.action is None}
+    return DatasetManifest(env="lerobot", image_size=settings.size, fps=settings.fps, cameras=list(p.cameras),
+                           lerobot_cameras=list(p.cameras.values()), state=p.state, action=p.action, action_free=p.action is None)
 
 
 class _Frames:

@@ -25,9 +25,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from amplify_ros.core.tracks import square
+from amplify_ros.core.tracks import IMAGE_SIZE, square
 from amplify_ros.data.dataset import episode_path, prepare
 from amplify_ros.data.episode import SUFFIX, Episode, write_episode
+from amplify_ros.data.manifest import DatasetManifest
 
 CAMERA = "video"
 DEFAULT_FPS = 20.0  # the paper's LIBERO rate: a 16-frame track window spans 0.8 s
@@ -120,9 +121,9 @@ def clip_episode(clip: Clip, sentence: str, fps: float, source: Path, index: int
     )
 
 
-def manifest(size: int, fps: float) -> dict:
+def manifest(size: int, fps: float) -> DatasetManifest:
     """``dataset.yaml`` of an imported-video dataset: videos at another size or rate go elsewhere."""
-    return {"format": "amplify_ros.dataset/1", "env": "video", "image_size": size, "fps": fps, "cameras": [CAMERA], "action_free": True}
+    return DatasetManifest(env="video", image_size=size, fps=fps, cameras=[CAMERA], action_free=True)
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ class ImportResult:
     error: str = ""
 
 
-def import_videos(sources: list[Path], sentence: str, root: Path, fps: float = DEFAULT_FPS, size: int = 128) -> Iterator[ImportResult]:
+def import_videos(sources: list[Path], sentence: str, root: Path, fps: float = DEFAULT_FPS, size: int = IMAGE_SIZE) -> Iterator[ImportResult]:
     """Import each source as the next episode of task ``sentence`` under ``root``; a source
     that cannot be read is reported (``error``) and skipped."""
     task = task_name(sentence)

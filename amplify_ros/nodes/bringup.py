@@ -63,21 +63,10 @@ from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
 from amplify_ros.nodes.paths import find_config
+from amplify_ros.nodes.registry import NODES
 from amplify_ros.nodes.supervisor import Child, Supervisor
 
-NODES: dict[str, tuple[str, str]] = {  # module -> (class, node name)
-    "sim_bridge_node": ("SimBridgeNode", "amplify_sim_bridge"),
-    "policy_node": ("PolicyNode", "amplify_policy"),
-    "forward_node": ("ForwardNode", "amplify_forward"),
-    "inverse_node": ("InverseNode", "amplify_inverse"),
-    "tracker_node": ("TrackerNode", "amplify_tracker"),
-    "arm_output_node": ("ArmOutputNode", "amplify_arm_output"),
-    "realsense_node": ("RealSenseNode", "amplify_realsense"),
-    "teleop_node": ("TeleopNode", "amplify_teleop"),
-    "keyboard_teleop_node": ("KeyboardTeleopNode", "amplify_keyboard"),
-    "recorder_node": ("RecorderNode", "amplify_recorder"),
-}
-TERMINAL_NODES = {"keyboard_teleop_node"}  # read keys: a terminal of their own (launch), the foreground (processes)
+TERMINAL_NODES = {m for m, e in NODES.items() if e.terminal}
 SECTION_KEYS = ("nodes", "remappings", "processes", "respawn", "respawn_delay")  # of amplify_bringup.ros__parameters
 
 
@@ -137,7 +126,7 @@ def read_bringup(path: str | Path) -> Bringup:
         if not sep or not arrow:
             raise BringupError(f"{path}: remapping {rule!r} is not 'node_name:from:=to'")
         remaps.setdefault(node.strip(), []).append((src.strip(), dst.strip()))
-    return Bringup(tuple(GraphNode(m, NODES[m][1], tuple(remaps.get(NODES[m][1], ())), m in respawn, delays.get(m, 0.0))
+    return Bringup(tuple(GraphNode(m, NODES[m].name, tuple(remaps.get(NODES[m].name, ())), m in respawn, delays.get(m, 0.0))
                          for m in modules), processes)
 
 
@@ -189,7 +178,7 @@ def build_nodes(path: Path) -> list[Node]:
     """Construct the configured nodes (rclpy must be initialised)."""
     nodes = []
     for g in read_graph(path):
-        cls = getattr(importlib.import_module(f"amplify_ros.nodes.{g.module}"), NODES[g.module][0])
+        cls = getattr(importlib.import_module(f"amplify_ros.nodes.{g.module}"), NODES[g.module].cls)
         nodes.append(cls(cli_args=node_args(path, g)))
     return nodes
 

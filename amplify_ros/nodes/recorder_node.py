@@ -27,6 +27,7 @@ from rclpy.qos import DurabilityPolicy, ReliabilityPolicy
 from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
 
+from amplify_ros.core.tracks import IMAGE_SIZE
 from amplify_ros.data.bag_import import TYPESTORE, BagImportSettings
 from amplify_ros.data.bag_writer import STORAGES, BagWriteError
 from amplify_ros.data.recording import MODES, EpisodeRecorder, recorded_in
@@ -99,7 +100,7 @@ class RecorderNode(Node):
                                         "dataset at dataset_dir (episodes without tracks)", apply=p.setter("write_episodes"))
         self.dataset_dir = p.declare("dataset_dir", "", "dataset folder for write_episodes (empty: "
                                      "<output_dir>/dataset)", apply=p.setter("dataset_dir"))
-        self.dataset_image_size = p.declare("dataset_image_size", 128, "write_episodes: square image side (px)",
+        self.dataset_image_size = p.declare("dataset_image_size", IMAGE_SIZE, "write_episodes: square image side (px)",
                                             range=(16, 1024), apply=p.setter("dataset_image_size"))
         self.action_topic = self.resolve_topic_name(p.declare(
             "action_topic", "amplify/command", "write_episodes, teleop mode: the topic holding the actions"))

@@ -35,6 +35,7 @@ from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
 from amplify_ros.control.teleop import action_twist
+from amplify_ros.core.tracks import IMAGE_SIZE
 from amplify_ros.nodes.camera_msgs import Compression, CompressedPublisher, camera_info, compressed_publisher
 from amplify_ros.nodes.command_msgs import twist_stamped_msg
 from amplify_ros.nodes.conversions import numpy_to_imgmsg
@@ -65,7 +66,7 @@ class SimBridgeNode(Node):
         p = LiveParameters(self)
         task = p.declare("task", "button-press-topdown", "Meta-World task (e.g. door-open); changing it starts "
                          "episode 0 of the new task", apply=self._set_task)
-        image_size = p.declare("image_size", 128, "rendered image side (px)", range=(32, 1024))
+        image_size = p.declare("image_size", IMAGE_SIZE, "rendered image side (px)", range=(32, 1024))
         camera = p.declare("camera", "corner", "MuJoCo camera to render on camera/image_raw")
         self.extra_cameras = p.declare("extra_cameras", [], "more MuJoCo cameras (e.g. corner2, gripperPOV), each on "
                                        "<name>/image_raw + <name>/camera_info with the main frame's stamp, published "

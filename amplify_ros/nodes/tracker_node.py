@@ -18,7 +18,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from amplify_ros.core.tracks import square
+from amplify_ros.core.tracks import IMAGE_SIZE, square
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
 from amplify_ros.nodes.model_io import FrameGate, TrackPublisher, declare_image_qos
 from amplify_ros.nodes.parameters import LiveParameters
@@ -47,7 +47,7 @@ class TrackerNode(Node):
             batch_size=p.declare("cotracker_batch", 1, "cotracker: windows per forward pass (1: each window is "
                                  "published as soon as it is complete)", range=(1, 64)),
         )
-        self.image_size = p.declare("image_size", 128, "side (px) of the centre square frames are resized to before "
+        self.image_size = p.declare("image_size", IMAGE_SIZE, "side (px) of the centre square frames are resized to before "
                                     "tracking: the image size of the datasets and models", range=(16, 1024))
         self.max_stamp_ahead = p.declare("max_stamp_ahead", 1.0, "frames stamped further than this (s) after the "
                                          "node's clock are refused: another clock, or a corrupted header",

@@ -14,6 +14,7 @@ import numpy as np
 from metaworld.env_dict import ENV_CLS_MAP
 from metaworld.policies import ENV_POLICY_MAP
 
+from amplify_ros.core.tracks import IMAGE_SIZE
 from amplify_ros.sim.camera import PinholeCamera
 from amplify_ros.sim.ground_truth import camera_for
 from amplify_ros.sim.metaworld_tasks import canonical, env_name, sentence
@@ -31,7 +32,7 @@ def camera_names(task: str) -> list[str]:
 class MetaWorldTask:
     """One Meta-World task: ``reset(seed)``, ``step(action)``, ``expert_action()``, ``render(cam)``."""
 
-    def __init__(self, task: str, image_size: int = 128, cameras: tuple[str, ...] = ("corner",)) -> None:
+    def __init__(self, task: str, image_size: int = IMAGE_SIZE, cameras: tuple[str, ...] = ("corner",)) -> None:
         self.task = canonical(task)
         self.sentence = sentence(self.task)
         env = ENV_CLS_MAP[env_name(self.task)]()

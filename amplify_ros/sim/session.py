@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from amplify_ros.core.tracks import IMAGE_SIZE
 from amplify_ros.sim.generate import episode_seed
 from amplify_ros.sim.metaworld_env import ACTION_DIM, MetaWorldTask
 from amplify_ros.sim.metaworld_tasks import canonical
@@ -47,7 +48,7 @@ class EpisodeResult:
 class SimSession:
     """Episodes of one task with seeds derived from (``seed``, task, episode index)."""
 
-    def __init__(self, task: str, image_size: int = 128, cameras: tuple[str, ...] = ("corner",), seed: int = 1_000_003,
+    def __init__(self, task: str, image_size: int = IMAGE_SIZE, cameras: tuple[str, ...] = ("corner",), seed: int = 1_000_003,
                  max_steps: int = 500, action_repeat: int = 1) -> None:
         if action_repeat < 1:
             raise ValueError(f"action_repeat must be >= 1, got {action_repeat}")

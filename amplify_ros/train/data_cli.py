@@ -25,6 +25,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from amplify_ros.core.tracks import IMAGE_SIZE
+
 
 class CliError(Exception):
     """A problem with the user's input, reported as one line and exit status 2."""
@@ -63,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0, help="dataset seed: episode seeds derive from it, the task and the index (default 0)")
     g.add_argument("--workers", type=_positive_int, default=1, help="local worker processes (default 1)")
     g.add_argument("--shard", default="0/1", help="i/N: make only every N-th episode starting at i, to split one dataset over machines")
-    g.add_argument("--image-size", type=_positive_int, default=128, help="square image side in pixels (default 128)")
+    g.add_argument("--image-size", type=_positive_int, default=IMAGE_SIZE, help=f"square image side in pixels (default {IMAGE_SIZE})")
     g.add_argument("--cameras", default="corner", help="comma-separated camera names (default corner)")
     g.add_argument("--action-free", action="store_true", help="record no actions (video-only data for forward dynamics)")
     g.add_argument("--action-noise", type=_nonneg_float, default=0.1, help="std of Gaussian noise added to expert actions (default 0.1)")
@@ -101,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--task", required=True, help='the task in words, e.g. "pick up the red cup" (folder: pick-up-the-red-cup)')
     m.add_argument("--out", type=Path, required=True, help="dataset folder (created, or extended if made with the same settings)")
     m.add_argument("--fps", type=_positive_float, default=20.0, help="output frame rate; videos are resampled to it (default 20)")
-    m.add_argument("--size", type=_positive_int, default=128, help="square image side after centre crop (default 128)")
+    m.add_argument("--size", type=_positive_int, default=IMAGE_SIZE, help=f"square image side after centre crop (default {IMAGE_SIZE})")
 
     b = sub.add_parser("import-bag", help="turn rosbag2 recordings (MCAP or sqlite3) into episodes")
     b.add_argument("bags", type=Path, nargs="+", help="bag folders or .mcap/.db3 files (damaged ones are recovered up to the damage)")
@@ -118,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--action-topic", default=None, help="JointTrajectory, Float64MultiArray or TwistStamped topic (default: no actions)")
     b.add_argument("--rate", type=_positive_float, default=None, help="frames per second, at most the camera's (default: the camera's rate)")
     b.add_argument("--tolerance", type=_nonneg_float, default=0.2, help="seconds a held state or action may be older than its frame (default 0.2)")
-    b.add_argument("--size", type=_positive_int, default=128, help="square image side after centre crop (default 128)")
+    b.add_argument("--size", type=_positive_int, default=IMAGE_SIZE, help=f"square image side after centre crop (default {IMAGE_SIZE})")
     b.add_argument("--to", choices=["episodes", "lerobot"], default="episodes",
                    help="episodes: our dataset folder (default); lerobot: --out becomes a new LeRobotDataset v3.0 folder")
 
@@ -128,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="video feature to use, e.g. observation.images.top (repeat for more cameras, in the model's order)")
     lr.add_argument("--out", type=Path, required=True, help="dataset folder (created, or extended if made with the same settings)")
     lr.add_argument("--fps", type=_positive_float, default=20.0, help="output frame rate; episodes are resampled to it (default 20)")
-    lr.add_argument("--size", type=_positive_int, default=128, help="square image side after centre crop (default 128)")
+    lr.add_argument("--size", type=_positive_int, default=IMAGE_SIZE, help=f"square image side after centre crop (default {IMAGE_SIZE})")
     lr.add_argument("--state", default=None, help="feature used as proprio (default: observation.state, if present)")
     lr.add_argument("--action", default=None, help="feature used as actions (default: action, if present)")
     lr.add_argument("--action-free", action="store_true", help="keep video (and state) only, no actions")
@@ -152,25 +154,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
     configure_headless_gl()
 
     from amplify_ros.data.dataset import prepare
+    from amplify_ros.data.manifest import DatasetManifest
     from amplify_ros.sim import generate
     from amplify_ros.sim.rollout import RolloutConfig
 
     cfg = RolloutConfig(action_noise=args.action_noise, max_steps=args.max_steps, action_free=args.action_free,
                         tracks=not args.no_tracks, action_repeat=args.action_repeat)
-    manifest = {
-        "format": "amplify_ros.dataset/1",
-        "env": args.env,
-        "seed": args.seed,
-        "image_size": args.image_size,
-        "cameras": list(cameras),
-        "action_free": args.action_free,
-        "action_noise": args.action_noise,
-        "max_steps": args.max_steps,
-        **({"action_repeat": args.action_repeat} if args.action_repeat > 1 else {}),  # datasets from before it stay extendable
-        "tracks": "none" if args.no_tracks else "oracle",
-        "grid_size": cfg.grid_size,
-        "horizon": cfg.horizon,
-    }
+    manifest = DatasetManifest(
+        env=args.env, seed=args.seed, image_size=args.image_size, cameras=list(cameras), action_free=args.action_free,
+        action_noise=args.action_noise, max_steps=args.max_steps, action_repeat=args.action_repeat if args.action_repeat > 1 else None,
+        tracks="none" if args.no_tracks else "oracle", grid_size=cfg.grid_size, horizon=cfg.horizon,
+    )
     _check_cameras(tasks[0], cameras)
     root = prepare(args.out, manifest)
     jobs = generate.plan(root, tasks, args.episodes, args.seed, shard)
