@@ -14,6 +14,7 @@ KEYS = {
     "metaworld": "python3-metaworld-pip", "safetensors": "python3-safetensors-pip", "rosbags": "python3-rosbags-pip",
     "einops": "python3-einops-pip", "tensorboard": "python3-tensorboard-pip", "pyarrow": "python3-pyarrow-pip",
     "av": "python3-av-pip", "pyrealsense2": "python3-pyrealsense2-pip", "backports": "python3-backports-zstd-pip",
+    "onnxruntime": "python3-onnxruntime-pip",  # onnx and onnxscript: imported by torch.onnx.export, listed too
 }
 LOCAL = {"amplify_ros", "compression"}  # our own package; the standard library's zstd from Python 3.14
 

@@ -27,6 +27,7 @@ from torch import nn
 
 from amplify_ros.core.fsq import FSQ
 from amplify_ros.core.image_tokens import ImageTokens, TrunkConfig
+from amplify_ros.core.tracks import IMAGE_SIZE
 from amplify_ros.core.text import WordBagEncoder
 from amplify_ros.core.transformer import Transformer, prefix_causal_mask
 
@@ -34,7 +35,7 @@ from amplify_ros.core.transformer import Transformer, prefix_causal_mask
 @dataclass
 class ForwardConfig(TrunkConfig):
     # inputs / outputs
-    image_size: int = 128
+    image_size: int = IMAGE_SIZE
     views: int = 1
     code_len: int = 15
     fsq_levels: list[int] = field(default_factory=lambda: [8, 8, 6, 5])

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from amplify_ros.core.image_tokens import ImageTokens, TrunkConfig
+from amplify_ros.core.tracks import IMAGE_SIZE
 from amplify_ros.core.fsq import FSQ
 from amplify_ros.core.text import WordBagEncoder
 from amplify_ros.core.transformer import Transformer
@@ -30,7 +31,7 @@ from amplify_ros.core.transformer import Transformer
 @dataclass
 class InverseConfig(TrunkConfig):
     # inputs / outputs
-    image_size: int = 128
+    image_size: int = IMAGE_SIZE
     views: int = 1
     proprio_dim: int = 4
     action_dim: int = 4
