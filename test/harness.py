@@ -115,6 +115,12 @@ class Ros:
         self.add(node)
         return node
 
+    def destroy(self, node: Node) -> None:
+        """Stop spinning ``node`` and destroy it now, for a test of what destroying it does."""
+        self.nodes.remove(node)
+        self.executor.remove_node(node)
+        node.destroy_node()
+
     def publisher(self, msg_type: type, topic: str, qos: QoSProfile | int = 10) -> Publisher:
         pub = self.node.create_publisher(msg_type, topic, qos)
         self._endpoints.append(pub)
