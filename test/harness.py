@@ -150,11 +150,14 @@ class Ros:
         while (left := end - time.monotonic()) > 0:
             self.executor.spin_once(timeout_sec=min(0.05, left))
 
-    def connected(self) -> None:
-        """Wait until every publisher and subscription the test made has matched a peer."""
+    def connected(self, *publishers: Publisher) -> None:
+        """Wait until ``publishers`` (by default every publisher and subscription the test made)
+        have matched a peer."""
         def matched(e: Publisher | Subscription) -> bool:
             return (e.get_subscription_count() if isinstance(e, Publisher) else e.get_publisher_count()) > 0
-        self.spin_until(lambda: all(matched(e) for e in self._endpoints), "the test's topics to be matched")
+        endpoints = publishers or self._endpoints
+        self.spin_until(lambda: all(matched(e) for e in endpoints), lambda: "a peer for " + ", ".join(
+            e.topic_name for e in endpoints if not matched(e)))
 
     @staticmethod
     def handled(node: Node, topic: str) -> list:
