@@ -7,6 +7,7 @@ message an episode row came from.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import cv2
@@ -118,9 +119,15 @@ def write_bag(path: Path, messages: list[Message], storage: str = "mcap", zstd: 
     if zstd:
         writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
     with writer:
-        connections = {}
-        for topic, msgtype, data, t in messages:
-            if topic not in connections:
-                connections[topic] = writer.add_connection(topic, msgtype, typestore=TS)
-            writer.write(connections[topic], t, data)
+        write_messages(writer, messages, TS)
     return path
+
+
+def write_messages(writer, messages: Iterable[Message], typestore) -> None:
+    """Write (topic, type, bytes, time) messages with an open rosbags writer (ROS 1 or 2), each
+    topic's connection added on its first message."""
+    connections = {}
+    for topic, msgtype, data, t in messages:
+        if topic not in connections:
+            connections[topic] = writer.add_connection(topic, msgtype, typestore=typestore)
+        writer.write(connections[topic], t, data)

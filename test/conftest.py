@@ -1,23 +1,24 @@
-"""Shared test setup: headless MuJoCo, one ROS domain per test process, small fixtures."""
+"""Shared test setup: headless MuJoCo, a ROS graph of its own per node test (harness.py), small fixtures."""
 
 import os
 
 os.environ.setdefault("MUJOCO_GL", "osmesa")
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # tiny models: threads only add contention
-os.environ.setdefault("ROS_DOMAIN_ID", str(100 + os.getpid() % 100))
 
 from amplify_ros.sim.headless import configure_headless_gl  # noqa: E402
 
 configure_headless_gl()
 
 import sys  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import rclpy  # noqa: E402 - before any test imports pyrealsense2 (see amplify_ros/camera/realsense.py)
+import pytest  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))  # tests share small fixtures by import
 
-import pytest  # noqa: E402
+# rclpy (harness imports it) before any test imports pyrealsense2: see amplify_ros/camera/realsense.py
+from harness import Ros, claimed_domain  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -32,8 +33,18 @@ def short_dataset(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def ros():
-    """An rclpy context for one test."""
-    rclpy.init()
-    yield
-    rclpy.shutdown()
+def ros_domain(monkeypatch) -> Iterator[int]:
+    """A ROS_DOMAIN_ID of this test's own, also in the environment of the processes it starts."""
+    with claimed_domain() as domain:
+        monkeypatch.setenv("ROS_DOMAIN_ID", str(domain))
+        yield domain
+
+
+@pytest.fixture
+def ros(ros_domain) -> Iterator[Ros]:
+    """This test's ROS graph (harness.Ros), closed after it."""
+    graph = Ros(ros_domain)
+    try:
+        yield graph
+    finally:
+        graph.close()

@@ -10,6 +10,8 @@ import pyrealsense2 as rs
 from rosbags.rosbag1 import Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
+from bags import write_messages
+
 SERIAL = "000123456789"
 START_MS = 1_700_000_000_000.5  # an epoch time in ms, like global-time stamps
 
@@ -121,9 +123,6 @@ def write_bag(path: Path, images: list[np.ndarray], fps: int = 30) -> tuple[list
         messages.append((f"{stream}/image/metadata",  # read at the image's bag time
                          T["diagnostic_msgs/msg/KeyValue"](key="timestamp_domain", value="Global Time"), at))
     with Writer(path) as bag:
-        connections = {}
-        for topic, msg, at in messages:
-            if topic not in connections:
-                connections[topic] = bag.add_connection(topic, msg.__msgtype__, typestore=store)
-            bag.write(connections[topic], at, store.serialize_ros1(msg, msg.__msgtype__))
+        write_messages(bag, [(topic, msg.__msgtype__, store.serialize_ros1(msg, msg.__msgtype__), at)
+                             for topic, msg, at in messages], store)
     return stamps, intr

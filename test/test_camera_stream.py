@@ -1,11 +1,11 @@
 """CameraDriver's reconnect state machine, driven by a fake camera and a fake clock."""
 
 import threading
-import time
 
 import numpy as np
 
 from amplify_ros.camera.stream import RUNNING, WAITING, CameraDriver, CameraError, Frames, Intrinsics
+from harness import wait_until
 
 INTR = Intrinsics(4, 2, 3.0, 3.0, 2.0, 1.0, "plumb_bob", (0.0,) * 5)
 
@@ -122,9 +122,7 @@ def test_run_hands_frames_over_and_stops_with_the_camera_closed():
             stop.set()
     thread = threading.Thread(target=d.run, args=(stop, hand_over))
     thread.start()
-    deadline = time.monotonic() + 5.0
-    while not devices.opened and time.monotonic() < deadline:  # it connects on its thread
-        time.sleep(0.01)
+    wait_until(lambda: devices.opened, "the driver to connect on its thread")
     devices.opened[0].queue += [frames(1), frames(2)]
     thread.join(timeout=5.0)
     assert not thread.is_alive() and got == [1, 2] and devices.opened[0].closed and d.camera is None

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import yaml
 from rclpy.exceptions import InvalidParameterValueException
-from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image
@@ -15,14 +14,14 @@ from amplify_ros.data.bag_reader import BagReader
 from amplify_ros.data.episode import read_episode
 from amplify_ros.data.image_msgs import ImageConversionError, compress_rgb, compressed_to_rgb, jpeg_round_trip
 from amplify_ros.nodes import camera_msgs
-from amplify_ros.nodes.bringup import build_nodes, stop_executor
+from amplify_ros.nodes.bringup import build_nodes
 from amplify_ros.nodes.conversions import imgmsg_to_numpy
 from amplify_ros.nodes.realsense_node import RealSenseNode
 from amplify_ros.nodes.sim_bridge_node import SimBridgeNode
+from amplify_ros.nodes.stamps import stamp_ns
 from amplify_ros.train.data_cli import main as data_main
 from fake_realsense import FakeRealSense
-from ros_probe import Probe, spin_until
-from test_nodes_record import REPO, ns, record_next_sim_episode
+from test_nodes_record import REPO, record_next_sim_episode
 import test_nodes_realsense
 from test_nodes_realsense import COLOR, Plug
 
@@ -58,94 +57,73 @@ def test_compress_rgb_writes_image_transports_format_and_decodes_back():
         compress_rgb(rgb[..., 0], "jpeg")
 
 
-def bridge_graph(compression: str, **params):
-    node = SimBridgeNode(parameter_overrides=[
-        Parameter("image_size", value=64), Parameter("command_timeout", value=0.1), Parameter("reset_pause", value=0.0),
-        Parameter("compression", value=compression), *(Parameter(k, value=v) for k, v in params.items())])
-    probe = Probe()
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    executor.add_node(probe)
-    return executor, node, probe
+def bridge(ros, compression: str, **params) -> SimBridgeNode:
+    return ros.start(SimBridgeNode, Parameter("image_size", value=64), Parameter("command_timeout", value=0.1),
+                     Parameter("reset_pause", value=0.0), Parameter("compression", value=compression),
+                     *(Parameter(k, value=v) for k, v in params.items()))
 
 
 @pytest.mark.parametrize("compression", ["jpeg", "png"])
 def test_the_sim_bridge_publishes_decodable_compressed_frames_with_the_raw_frames_header(ros, compression):
-    executor, node, probe = bridge_graph(compression, extra_cameras=["corner2"])
-    try:
-        for topic in ("camera/image_raw", "corner2/image_raw"):
-            probe.listen(Image, topic, 100)
-            probe.listen(CompressedImage, f"{topic}/compressed", 100)
-        raw, packed = probe.got["camera/image_raw"], probe.got["camera/image_raw/compressed"]
-        assert spin_until(executor, lambda: len(packed) >= 2 and len(probe.got["corner2/image_raw/compressed"]) >= 2)
-        assert spin_until(executor, lambda: len(raw) >= len(packed))
-        by_stamp = {ns(m): imgmsg_to_numpy(m) for m in raw}
-        for msg in packed:
-            assert msg.format == f"rgb8; {compression} compressed bgr8"
-            assert msg.header.frame_id == "camera_optical_frame" and ns(msg) in by_stamp
-            decoded = compressed_to_rgb(msg)
-            if compression == "png":
-                assert np.array_equal(decoded, by_stamp[ns(msg)])
-            else:
-                assert psnr(decoded, by_stamp[ns(msg)]) > 30
-        assert probe.got["corner2/image_raw/compressed"][0].header.frame_id == "corner2_optical_frame"
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        probe.destroy_node()
+    bridge(ros, compression, extra_cameras=["corner2"])
+    raw, packed = ros.listen(Image, "camera/image_raw"), ros.listen(CompressedImage, "camera/image_raw/compressed")
+    packed2 = ros.listen(CompressedImage, "corner2/image_raw/compressed")
+    ros.spin_until(lambda: len(packed) >= 2 and len(packed2) >= 2, "two compressed frames of each camera")
+    ros.spin_until(lambda: len(raw) >= len(packed), "the raw frames of the compressed ones")
+    by_stamp = {stamp_ns(m.header): imgmsg_to_numpy(m) for m in raw}
+    for msg in packed:
+        assert msg.format == f"rgb8; {compression} compressed bgr8"
+        assert msg.header.frame_id == "camera_optical_frame" and stamp_ns(msg.header) in by_stamp
+        decoded = compressed_to_rgb(msg)
+        if compression == "png":
+            assert np.array_equal(decoded, by_stamp[stamp_ns(msg.header)])
+        else:
+            assert psnr(decoded, by_stamp[stamp_ns(msg.header)]) > 30
+    assert packed2[0].header.frame_id == "corner2_optical_frame"
 
 
 def test_nothing_compressed_is_published_when_off_nor_encoded_without_a_subscriber(ros, monkeypatch):
     encoded = []
     monkeypatch.setattr(camera_msgs, "compress_rgb", lambda *a: encoded.append(a) or ("", b""))
-    executor, node, probe = bridge_graph("none")
-    try:
-        probe.listen(Image, "camera/image_raw", 100)
-        assert spin_until(executor, lambda: len(probe.got["camera/image_raw"]) >= 2)
-        assert not node.get_publishers_info_by_topic("/camera/image_raw/compressed") and not encoded
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        probe.destroy_node()
-    executor, node, probe = bridge_graph("jpeg")
-    try:  # the topic exists; with nobody subscribed, no frame is encoded
-        probe.listen(Image, "camera/image_raw", 100)
-        assert spin_until(executor, lambda: len(probe.got["camera/image_raw"]) >= 2)
-        assert node.get_publishers_info_by_topic("/camera/image_raw/compressed") and not encoded
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        probe.destroy_node()
+    raw = ros.listen(Image, "camera/image_raw")
+    node = bridge(ros, "none")
+    ros.spin_until(lambda: len(raw) >= 2, "two raw frames")
+    assert not node.get_publishers_info_by_topic("/camera/image_raw/compressed") and not encoded
+    ros.destroy(node)
+    raw.clear()
+    node = bridge(ros, "jpeg")  # the topic exists; with nobody subscribed, no frame is encoded
+    ros.spin_until(lambda: len(raw) >= 2, "two raw frames")
+    assert node.get_publishers_info_by_topic("/camera/image_raw/compressed") and not encoded
 
 
 start = test_nodes_realsense.start  # the RealSense node tests' fixture, which camera builds on
 
 
 @pytest.fixture
-def camera(request):
-    """camera(*parameters) -> (executor, node, probe also listening to the compressed stream, fake camera)."""
+def camera(ros, request):
+    """camera(*parameters) -> (node, messages by topic, the compressed stream's too, fake camera)."""
     start = request.getfixturevalue("start")
 
     def make(*params: Parameter):
         fake = FakeRealSense()
-        executor, node, probe = start(Plug(fake), *params)
-        probe.listen(CompressedImage, COMPRESSED, qos_profile_sensor_data)
-        return executor, node, probe, fake
+        node, got = start(Plug(fake), *params)
+        got[COMPRESSED] = ros.listen(CompressedImage, COMPRESSED, qos_profile_sensor_data)
+        return node, got, fake
     return make
 
 
-def test_realsense_publishes_the_colour_image_compressed_with_its_header(camera):
-    executor, node, probe, fake = camera(Parameter("compression", value="png"), Parameter("png_level", value=1))
+def test_realsense_publishes_the_colour_image_compressed_with_its_header(ros, camera):
+    node, got, fake = camera(Parameter("compression", value="png"), Parameter("png_level", value=1))
     image = smooth_image()
-    assert spin_until(executor, lambda: fake.push(image) and bool(probe.got[COMPRESSED]) and bool(probe.got[COLOR]), 10.0)
-    packed = probe.got[COMPRESSED][-1]
-    raw = next(m for m in probe.got[COLOR] if m.header == packed.header)
+    ros.spin_until(lambda: got[COMPRESSED] and got[COLOR], "a compressed and a raw frame", between=lambda: fake.push(image))
+    packed = got[COMPRESSED][-1]
+    raw = next(m for m in got[COLOR] if m.header == packed.header)
     assert packed.format == "rgb8; png compressed bgr8" and packed.header.frame_id == "camera_color_optical_frame"
     assert np.array_equal(compressed_to_rgb(packed), imgmsg_to_numpy(raw)) and np.array_equal(compressed_to_rgb(packed), image)
 
 
-def test_compression_parameters_are_described_ranged_and_live(camera):
-    executor, node, probe, fake = camera(Parameter("compression", value="jpeg"))
+def test_compression_parameters_are_described_ranged_and_live(ros, camera):
+    node, got, fake = camera(Parameter("compression", value="jpeg"))
     desc = node.describe_parameter("jpeg_quality")
     assert desc.description and (desc.integer_range[0].from_value, desc.integer_range[0].to_value) == (1, 100)
     assert node.get_parameter("jpeg_quality").value == camera_msgs.JPEG_QUALITY
@@ -156,9 +134,9 @@ def test_compression_parameters_are_described_ranged_and_live(camera):
                                    Parameter("compression", value="png"), Parameter("jpeg_quality", value=20)])
     assert [r.successful for r in results] == [False, False, False, True]  # compression decides the topics: read-only
     image = smooth_image()
-    assert spin_until(executor, lambda: fake.push(image) and bool(probe.got[COMPRESSED]), 10.0)
+    ros.spin_until(lambda: got[COMPRESSED], "a compressed frame", between=lambda: fake.push(image))
     fine = compress_rgb(image, "jpeg", jpeg_quality=camera_msgs.JPEG_QUALITY)[1]
-    assert bytes(probe.got[COMPRESSED][-1].data) == compress_rgb(image, "jpeg", jpeg_quality=20)[1] != fine
+    assert bytes(got[COMPRESSED][-1].data) == compress_rgb(image, "jpeg", jpeg_quality=20)[1] != fine
     with pytest.raises(InvalidParameterValueException, match="compression must be one of none, jpeg, png"):
         RealSenseNode(devices=Plug(fake), parameter_overrides=[Parameter("compression", value="webp")])
 
@@ -169,22 +147,15 @@ def test_the_recorder_records_compressed_camera_topics_and_import_bag_gives_the_
     doc["amplify_sim_bridge"]["ros__parameters"].update(image_size=64, max_steps=20, command_timeout=0.3, compression="jpeg")
     doc["amplify_recorder"]["ros__parameters"].update(output_dir=str(tmp_path / "rec"), image_transport="compressed")
     (config := tmp_path / "sim_record.yaml").write_text(yaml.safe_dump(doc))
+    ros.multithreaded()
     nodes = build_nodes(config)
+    ros.add(*nodes)
     recorder = nodes[2]
     wanted = {**recorder._pending, **recorder._recorded}  # subscribed already if the bridge publishes
     assert "/camera/image_raw/compressed" in wanted and "/camera/image_raw" not in wanted
-    probe = Probe()
-    probe.listen(String, "sim/episode_result", 100)
-    probe.listen(Image, "camera/image_raw", 100)
-    results = probe.got["sim/episode_result"]
-    executor = MultiThreadedExecutor()
-    for n in [*nodes, probe]:
-        executor.add_node(n)
-    try:
-        record_next_sim_episode(executor, probe, recorder, results)
-        bag = recorder.episodes.path
-    finally:
-        stop_executor(executor, nodes)
+    results, frames = ros.listen(String, "sim/episode_result"), ros.listen(Image, "camera/image_raw")
+    record_next_sim_episode(ros, recorder, results)
+    bag = recorder.episodes.path
     topics = BagReader(bag).topics()
     assert topics["/camera/image_raw/compressed"] == "sensor_msgs/msg/CompressedImage" and "/camera/image_raw" not in topics
 
@@ -193,7 +164,7 @@ def test_the_recorder_records_compressed_camera_topics_and_import_bag_gives_the_
     (path,) = (tmp_path / "ds").glob("*/episode_*.h5")
     ep = read_episode(path)
     assert ep.num_frames == 20 and ep.actions.shape == (19, 4)
-    raw = {ns(m): imgmsg_to_numpy(m) for m in probe.got["camera/image_raw"]}
+    raw = {stamp_ns(m.header): imgmsg_to_numpy(m) for m in frames}
     quality = [psnr(frame, raw[stamp]) for frame, stamp in zip(ep.images["camera"], ep.extras["stamps_ns"])]
     assert min(quality) > 28, quality  # jpeg 90 of these 64 px renders: 31-32 dB; a channel swap or another scene: < 20
 
@@ -203,8 +174,6 @@ def test_the_real_robot_recorder_records_the_remapped_cameras_compressed_stream(
     doc["amplify_recorder"]["ros__parameters"]["image_transport"] = "compressed"
     (config := tmp_path / "record.yaml").write_text(yaml.safe_dump(doc))
     (node,) = build_nodes(config)
-    try:  # image_transport appends /compressed to the remapped name, as realsense2_camera publishes it
-        assert node._pending == {"/camera/camera/color/image_raw/compressed": "sensor_msgs/msg/CompressedImage",
-                                 "/camera/camera/color/camera_info": None, "/amplify/task": None}
-    finally:
-        node.destroy_node()
+    ros.add(node)  # image_transport appends /compressed to the remapped name, as realsense2_camera publishes it
+    assert node._pending == {"/camera/camera/color/image_raw/compressed": "sensor_msgs/msg/CompressedImage",
+                             "/camera/camera/color/camera_info": None, "/amplify/task": None}

@@ -14,9 +14,14 @@ from tiny import tiny_policy_checkpoint  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def args(tmp_path_factory):
-    return argparse.Namespace(checkpoint=tiny_policy_checkpoint(tmp_path_factory.mktemp("ckpt")), seed=0,
-                              domain=int(os.environ["ROS_DOMAIN_ID"]), kills_policy=1, kills_recorder=2,
+def checkpoint(tmp_path_factory) -> Path:
+    return tiny_policy_checkpoint(tmp_path_factory.mktemp("ckpt"))
+
+
+@pytest.fixture
+def args(checkpoint, ros_domain) -> argparse.Namespace:
+    """The benchmark's arguments, on this test's own ROS domain (conftest.py)."""
+    return argparse.Namespace(checkpoint=checkpoint, seed=0, domain=ros_domain, kills_policy=1, kills_recorder=2,
                               camera_stops=1, storage="mcap", disk_mb=4)
 
 

@@ -7,7 +7,6 @@ import time
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.serialization import serialize_message
 from sensor_msgs.msg import Image, JointState
@@ -21,7 +20,7 @@ from amplify_ros.nodes.malformed_msgs import FAULTS, Shape, malformed, malformed
 from amplify_ros.nodes.state_msgs import joint_reading, joint_vector
 from amplify_ros.nodes.stamps import header_at
 from amplify_ros.nodes.tracker_node import TrackerNode
-from ros_probe import Probe, image, spin_until
+from messages import image
 from tiny import tiny_policy_checkpoint
 
 NAMES = ["a", "b"]
@@ -50,34 +49,25 @@ def test_every_fault_of_every_kind_builds_a_message():
 
 
 def test_refusals_of_malformed_frames_reach_diagnostics_and_a_valid_frame_is_still_tracked(ros):
-    node = TrackerNode(parameter_overrides=[Parameter("image_qos", value="reliable"), Parameter("image_size", value=32)])
-    probe = Probe()
-    probe.listen(DiagnosticArray, "/diagnostics")
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    executor.add_node(probe)
+    node = ros.start(TrackerNode, Parameter("image_qos", value="reliable"), Parameter("image_size", value=32))
+    diagnostics = ros.listen(DiagnosticArray, "/diagnostics")
+    camera = ros.publisher(Image, "camera/image_raw")
     rng = np.random.default_rng(0)
-    try:
-        assert spin_until(executor, lambda: probe.subscribers("camera/image_raw") > 0 or probe.send(
-            Image, "camera/image_raw", image(time.time())), timeout=10.0)
-        spin_until(executor, lambda: node.health.processed > 0, timeout=5.0)
-        processed = node.health.processed
-        for n, fault in enumerate(("zero_size", "huge_dims", "unknown_encoding", "far_future_stamp", "bad_nanosec"), 1):
-            probe.send(Image, "camera/image_raw", malformed_one("image", fault, time.time_ns(), Shape(), rng))
-            assert spin_until(executor, lambda: sum(node.health.dropped.values()) == n, timeout=10.0), fault  # depth 1: one at a time
-        assert node.health.dropped == {"bad_image": 3, "future_stamp": 1, "bad_stamp": 1}
-        assert node.health.processed == processed  # none of them was tracked
-        probe.send(Image, "camera/image_raw", image(time.time()))
-        assert spin_until(executor, lambda: node.health.processed == processed + 1, timeout=10.0)
+    ros.connected()
+    camera.publish(image(time.time()))
+    ros.spin_until(lambda: node.health.processed == 1, "the first frame to be tracked")
+    for n, fault in enumerate(("zero_size", "huge_dims", "unknown_encoding", "far_future_stamp", "bad_nanosec"), 1):
+        camera.publish(malformed_one("image", fault, time.time_ns(), Shape(), rng))
+        ros.spin_until(lambda: sum(node.health.dropped.values()) == n, f"the {fault} frame to be refused")  # one at a time
+    assert node.health.dropped == {"bad_image": 3, "future_stamp": 1, "bad_stamp": 1}
+    assert node.health.processed == 1  # none of them was tracked
+    camera.publish(image(time.time()))
+    ros.spin_until(lambda: node.health.processed == 2, "the valid frame after them to be tracked")
 
-        def shown() -> bool:
-            values = {v.key: v.value for d in probe.got["/diagnostics"] for s in d.status for v in s.values}
-            return values.get("dropped_bad_image") == "3" and values.get("dropped_future_stamp") == "1"
-        assert spin_until(executor, shown, timeout=5.0)
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        probe.destroy_node()
+    def shown() -> bool:
+        values = {v.key: v.value for d in diagnostics for s in d.status for v in s.values}
+        return values.get("dropped_bad_image") == "3" and values.get("dropped_future_stamp") == "1"
+    ros.spin_until(shown, "the refusals on /diagnostics")
 
 
 def test_an_image_stamped_in_the_future_is_not_fresh():

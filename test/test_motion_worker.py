@@ -1,11 +1,11 @@
 """The forward model on its own thread: newest frame only, codes by stamp and sentence, resets, errors."""
 
 import threading
-import time
 
 import numpy as np
 
 from amplify_ros.control.motion_worker import MotionWorker
+from harness import wait_until
 
 
 class Gated:
@@ -48,8 +48,7 @@ def busy_worker() -> tuple[Gated, MotionWorker]:
     predictor.go.clear()
     worker = MotionWorker(predictor)
     worker.submit(frame(1), "push", 1.0)
-    while not predictor.seen:
-        time.sleep(0.01)
+    wait_until(lambda: predictor.seen, "frame 1 to reach the predictor")
     return predictor, worker
 
 
@@ -72,8 +71,7 @@ def test_a_reset_drops_the_prediction_in_flight_and_errors_are_reported_not_fata
         predictor.go.set()
         assert worker.codes_for(1.0, "push", 1.0, 0.3) is None
         worker.submit(frame(2), "explode", 2.0)
-        while worker.error is None:
-            time.sleep(0.01)
+        wait_until(lambda: worker.error is not None, "the predictor's error to be reported")
         assert "boom" in worker.error
         worker.submit(frame(4), "push", 4.0)
         assert worker.codes_for(4.0, "push", 0.0, 5.0).codes[0] == 4 and worker.error is None

@@ -11,15 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 from geometry_msgs.msg import Twist
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory
 
-from amplify_ros.nodes.bringup import stop_executor
 from amplify_ros.nodes.keyboard_teleop_node import KeyboardTeleopNode, NotATerminal
 from amplify_ros.nodes.teleop_node import TeleopNode
-from ros_probe import Probe, spin_for, spin_until
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -27,35 +24,30 @@ REPO = Path(__file__).resolve().parents[1]
 def test_keys_typed_in_a_terminal_drive_the_arm_while_held_and_the_terminal_is_given_back(ros):
     master, slave = os.openpty()
     before = termios.tcgetattr(slave)
-    keyboard = KeyboardTeleopNode(keys_fd=slave, parameter_overrides=[Parameter("hold", value=0.3)])
-    assert not termios.tcgetattr(slave)[3] & termios.ICANON  # keys arrive one by one
-    teleop = TeleopNode()
-    probe = Probe()
-    probe.listen(Twist, "cmd_vel", 100)
-    probe.listen(JointTrajectory, "amplify/command", 100)
-    executor = SingleThreadedExecutor()
-    for node in (keyboard, teleop, probe):
-        executor.add_node(node)
     try:
-        assert spin_until(executor, lambda: teleop.count_subscribers("cmd_vel") and probe.count_publishers("amplify/command"))
+        keyboard = ros.start(KeyboardTeleopNode, Parameter("hold", value=0.3), keys_fd=slave)
+        assert not termios.tcgetattr(slave)[3] & termios.ICANON  # keys arrive one by one
+        ros.start(TeleopNode)
+        twists, commands = ros.listen(Twist, "cmd_vel"), ros.listen(JointTrajectory, "amplify/command")
+        ros.connected()
+        ros.spin_until(lambda: keyboard.twist_pub.get_subscription_count() == 2, "cmd_vel to reach teleop_node too")
         os.write(master, b"w")
-        assert spin_until(executor, lambda: probe.got["amplify/command"])
-        first = probe.got["cmd_vel"][0]
-        assert (first.linear.x, first.linear.y, first.angular.z) == (0.5, 0.0, -1.0)
-        assert list(probe.got["amplify/command"][0].points[0].positions) == [0.5, 0.0, 0.0, -1.0]
-        spin_for(executor, 0.7)  # the key is not held: the arm stops within hold, then nothing is sent
-        probe.got.clear()
+        ros.spin_until(lambda: commands, "the command for w")
+        assert (twists[0].linear.x, twists[0].linear.y, twists[0].angular.z) == (0.5, 0.0, -1.0)
+        assert list(commands[0].points[0].positions) == [0.5, 0.0, 0.0, -1.0]
+        ros.spin_until(lambda: keyboard.keys.state.axis is None, "the keyboard node to stop the arm: w is not held")
         os.write(master, b"\x1b[A")  # an arrow key is not a command
-        spin_for(executor, 0.5)
-        assert not probe.got["cmd_vel"]
         os.write(master, b"g")  # closing the gripper is sent although nothing moves
-        assert spin_until(executor, lambda: probe.got["amplify/command"])
-        assert list(probe.got["amplify/command"][0].points[0].positions) == [0.0, 0.0, 0.0, 1.0]
+        ros.spin_until(lambda: commands[-1].points[0].positions[3] == 1.0, "the command for g")
+        assert list(commands[-1].points[0].positions) == [0.0, 0.0, 0.0, 1.0]
+        # while w was held, then g (in order on one link): nothing came of the arrow key, nothing between the keys
+        sent = [(t.linear.x, t.linear.y, t.linear.z, t.angular.z) for t in twists]
+        assert set(sent) == {(0.5, 0.0, 0.0, -1.0), (0.0, 0.0, 0.0, 1.0)} and sent == sorted(sent, reverse=True)
+        ros.destroy(keyboard)
+        assert termios.tcgetattr(slave) == before  # cbreak mode undone
     finally:
-        stop_executor(executor, [keyboard, teleop])
-    assert termios.tcgetattr(slave) == before  # cbreak mode undone
-    os.close(master)
-    os.close(slave)
+        os.close(master)
+        os.close(slave)
 
 
 def test_a_terminal_that_goes_away_stops_the_keyboard_and_not_the_node(ros):
@@ -95,24 +87,19 @@ def test_keys_move_the_simulated_arm_in_the_sim_keyboard_graph(ros, tmp_path):
     before = termios.tcgetattr(slave)
     log = (tmp_path / "bringup.log").open("w")
     proc = subprocess.Popen([str(Path(sys.executable).parent / "amplify-bringup"), str(config)], stdin=slave,
-                            stdout=log, stderr=subprocess.STDOUT)
-    probe = Probe()
-    probe.listen(JointState, "ee_state", 100)
-    executor = SingleThreadedExecutor()
-    executor.add_node(probe)
+                            stdout=log, stderr=subprocess.STDOUT)  # on this test's ROS_DOMAIN_ID
+    ee = ros.listen(JointState, "ee_state")
     try:
-        assert spin_until(executor, lambda: probe.got["ee_state"], 60.0), (tmp_path / "bringup.log").read_text()
-        start_z = probe.got["ee_state"][0].position[2]
+        ros.spin_until(lambda: ee, lambda: "the first ee_state; bringup log:\n" + (tmp_path / "bringup.log").read_text(), 60.0)
+        start_z = ee[0].position[2]
         for _ in range(20):  # a held key: the terminal repeats it
             os.write(master, b"r")
-            spin_for(executor, 0.1)
-        assert spin_until(executor, lambda: probe.got["ee_state"][-1].position[2] > start_z + 0.02, 10.0)
+            ros.spin_for(0.1)
+        ros.spin_until(lambda: ee[-1].position[2] > start_z + 0.02, "the hand to rise 2 cm")
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
         assert termios.tcgetattr(slave) == before  # the terminal is the person's again
     finally:
         proc.kill()
-        executor.shutdown()
-        probe.destroy_node()
         os.close(master)
         os.close(slave)

@@ -1,27 +1,19 @@
 """forward_node, inverse_node, tracker_node (and policy_node on the helpers they share), over DDS.
 
-Each test runs the node under test and a driver node in a context of its own, on a DDS domain
-of its own (201 on; conftest's per-process domains are 100-199), spins until what it waits for
-arrives or a deadline passes, and checks what came out. Models are tiny and untrained: the
+Each test runs the node under test in its own graph (harness.Ros: its own context and DDS
+domain), spins until what it waits for arrives or a deadline passes, and checks what came out. Models are tiny and untrained: the
 tests are about wiring, headers and layouts, not predictions.
 """
 
 from __future__ import annotations
 
-import itertools
-import time
-import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-import rclpy
 import torch
 from rcl_interfaces.msg import Log
-from rclpy.context import Context
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
@@ -40,15 +32,15 @@ from amplify_ros.nodes.forward_node import ForwardNode
 from amplify_ros.nodes.inverse_node import InverseNode
 from amplify_ros.nodes.policy_node import PolicyNode
 from amplify_ros.nodes.qos import latched_qos
-from amplify_ros.nodes.stamps import header_at
 from amplify_ros.nodes.tensor_msgs import codes_to_msg, msg_to_codes, msg_to_tracks, trajectory_to_chunk
 from amplify_ros.nodes.tracker_node import TrackerNode
+from harness import Ros
+from messages import header_ago, image, joint_state
 from tiny import TINY_FORWARD, TINY_TOKENIZER
 
 SIZE = 32  # model image side
 SOURCE_HW = (40, 48)  # camera frames: not square, so the crop offset shows in the tracks
 LEVELS = [4, 4]
-DOMAINS = itertools.count(201)
 RELIABLE_IMAGES = Parameter("image_qos", value="reliable")  # lockstep tests: no frame may be lost
 
 
@@ -66,94 +58,30 @@ def checkpoints(tmp_path_factory) -> dict[str, Path]:
     return {"forward": fwd, "inverse": inv, "bc": bc}
 
 
-class Driver:
-    """The test's own node, on a fresh context and domain, spinning the nodes under test too."""
-
-    def __init__(self, domain: int) -> None:
-        self.context = Context()
-        rclpy.init(context=self.context, domain_id=domain)
-        self.node = Node(f"driver_{uuid.uuid4().hex[:8]}", context=self.context)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self.nodes: list[Node] = []
-        self._endpoints: list = []  # the driver's own publishers and subscriptions, see ``connected``
-
-    def start(self, cls: type[Node], *overrides: Parameter) -> Node:
-        node = cls(context=self.context, parameter_overrides=list(overrides))
-        self.nodes.append(node)
-        self.executor.add_node(node)
-        return node
-
-    def publisher(self, msg_type: type, topic: str, qos: QoSProfile = QoSProfile(depth=10)):
-        pub = self.node.create_publisher(msg_type, topic, qos)
-        self._endpoints.append(pub)
-        return pub
-
-    def listen(self, msg_type: type, topic: str, qos: QoSProfile = QoSProfile(depth=50)) -> list:
-        received: list = []
-        self._endpoints.append(self.node.create_subscription(msg_type, topic, received.append, qos))
-        return received
-
-    def spin_until(self, done: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            self.executor.spin_once(timeout_sec=0.05)
-            if done():
-                return
-        pytest.fail(f"timed out after {timeout} s waiting for {what}")
-
-    def connected(self) -> None:
-        """Wait until every publisher and subscription the test made has found its peer."""
-        def found(e) -> bool:
-            return (e.get_subscription_count() if hasattr(e, "get_subscription_count") else e.get_publisher_count()) > 0
-        self.spin_until(lambda: all(found(e) for e in self._endpoints), "discovery")
-
-    def close(self) -> None:
-        for node in [*self.nodes, self.node]:
-            self.executor.remove_node(node)
-            node.destroy_node()
-        self.executor.shutdown()
-        rclpy.shutdown(context=self.context)
-
-    def header(self, age: float = 0.0) -> Header:
-        """A header stamped ``age`` seconds ago, with a frame id no other message has."""
-        return header_at(self.node.get_clock().now().nanoseconds - int(age * 1e9), f"cam_{uuid.uuid4().hex[:8]}")
-
-
-@pytest.fixture
-def ros() -> Iterator[Driver]:
-    driver = Driver(next(DOMAINS))
-    try:
-        yield driver
-    finally:
-        driver.close()
-
-
 def frame(header: Header, seed: int = 0) -> Image:
-    rgb = np.random.default_rng(seed).integers(0, 255, (*SOURCE_HW, 3), dtype=np.uint8)
-    return numpy_to_imgmsg(rgb, "rgb8", header)
+    return image(header, *SOURCE_HW, seed=seed)
 
 
 def same(a: Header, b: Header) -> bool:
     return a.frame_id == b.frame_id and a.stamp.sec == b.stamp.sec and a.stamp.nanosec == b.stamp.nanosec
 
 
-def send_task(ros: Driver, node: Node, sentence: str = "push the block") -> None:
+def send_task(ros: Ros, node: Node, sentence: str = "push the block") -> None:
     ros.publisher(String, "amplify/task", latched_qos()).publish(String(data=sentence))
     ros.spin_until(lambda: getattr(node, "acting", node).sentence == sentence, "the task sentence")  # policy/inverse: acting
 
 
-def send_state(ros: Driver, node: Node, pub, header: Header) -> None:
-    pub.publish(JointState(header=header, name=["a", "b", "c", "d"], position=[0.1, 0.2, 0.3, 0.4]))
+def send_state(ros: Ros, node: Node, pub, header: Header) -> None:
+    pub.publish(joint_state(header, ["a", "b", "c", "d"], [0.1, 0.2, 0.3, 0.4]))
     ros.spin_until(lambda: len(node.acting.states) > 0, "the robot state")
 
 
-def act_on_one_frame(ros: Driver, node: Node, outputs: list[list]) -> Header:
+def act_on_one_frame(ros: Ros, node: Node, outputs: list[list]) -> Header:
     """Send a robot state and a frame stamped now; wait until each of ``outputs`` has a message."""
     images = ros.publisher(Image, "camera/image_raw")
     states = ros.publisher(JointState, "joint_states", qos_profile_sensor_data)
     ros.connected()
-    header = ros.header()
+    header = header_ago()
     send_state(ros, node, states, header)
     images.publish(frame(header))
     ros.spin_until(lambda: all(outputs), "the node's answer to one frame")
@@ -167,7 +95,7 @@ def test_forward_node_publishes_tokens_and_tracks_with_the_source_header(ros, ch
     images = ros.publisher(Image, "camera/image_raw")
     send_task(ros, node)
     ros.connected()
-    header = ros.header()
+    header = header_ago()
     images.publish(frame(header))
     ros.spin_until(lambda: tokens and tracks, "tokens and tracks")
     assert same(tokens[0].header, header) and same(tracks[0].header, header)
@@ -186,11 +114,11 @@ def test_forward_node_refuses_a_depth_image_with_an_error_then_goes_on(ros, chec
     images = ros.publisher(Image, "camera/image_raw")
     send_task(ros, node)
     ros.connected()
-    images.publish(numpy_to_imgmsg(np.zeros(SOURCE_HW, np.uint16), "16UC1", ros.header()))
+    images.publish(numpy_to_imgmsg(np.zeros(SOURCE_HW, np.uint16), "16UC1", header_ago()))
     ros.spin_until(lambda: any(m.level == Log.ERROR and m.name == "amplify_forward" and "16UC1" in m.msg for m in logs),
                    "the error on /rosout")
     assert node.health.dropped["bad_image"] == 1 and "16UC1" in node.health.error and not tokens
-    good = ros.header()
+    good = header_ago()
     images.publish(frame(good))
     ros.spin_until(lambda: tokens, "tokens of the good frame")
     assert same(tokens[0].header, good) and node.health.processed == 1
@@ -203,9 +131,9 @@ def test_forward_node_publishes_nothing_for_a_stale_image(ros, checkpoints):
     images = ros.publisher(Image, "camera/image_raw")
     send_task(ros, node)
     ros.connected()
-    images.publish(frame(ros.header(age=5.0)))
+    images.publish(frame(header_ago(5.0)))
     ros.spin_until(lambda: node.health.dropped["stale_image"] == 1, "the stale frame to be refused")
-    fresh = ros.header()
+    fresh = header_ago()
     images.publish(frame(fresh))
     ros.spin_until(lambda: tokens, "tokens of the fresh frame")
     assert len(tokens) == 1 and same(tokens[0].header, fresh)  # in order on one reliable link: nothing came before
@@ -220,7 +148,7 @@ def test_inverse_node_pairs_tokens_with_their_image_and_drops_the_rest(ros, chec
     tokens = ros.publisher(Image, "amplify/motion_tokens")
     send_task(ros, node)
     ros.connected()
-    old, first, second = ros.header(age=5.0), ros.header(age=0.02), ros.header(age=0.01)
+    old, first, second = header_ago(5.0), header_ago(0.02), header_ago(0.01)
     send_state(ros, node, states, first)
     for i, h in enumerate((old, first, second)):
         images.publish(frame(h, seed=i))
@@ -231,10 +159,10 @@ def test_inverse_node_pairs_tokens_with_their_image_and_drops_the_rest(ros, chec
     assert same(chunks[0].header, first) and same(commands[0].header, first)  # not the newest image's
     assert trajectory_to_chunk(chunks[0]).shape == (4, 4) and list(node._waiting) == [second.stamp.sec * 10**9 + second.stamp.nanosec]
 
-    tokens.publish(codes_to_msg(codes, ros.header()))  # no such image
+    tokens.publish(codes_to_msg(codes, header_ago()))  # no such image
     tokens.publish(codes_to_msg(codes, old))  # left the buffer when `first` was paired
     ros.spin_until(lambda: node.health.dropped["tokens_without_image"] == 2, "unpaired tokens to be counted")
-    stale = ros.header(age=5.0)
+    stale = header_ago(5.0)
     images.publish(frame(stale))
     ros.spin_until(lambda: len(node._waiting) == 2, "the stale image in the buffer")
     tokens.publish(codes_to_msg(codes, stale))
@@ -267,9 +195,9 @@ def test_a_late_image_is_paired_with_the_state_stamped_with_it_not_the_newest(ro
     images, states = ros.publisher(Image, "camera/image_raw"), ros.publisher(JointState, "joint_states", qos_profile_sensor_data)
     send_task(ros, node)
     ros.connected()
-    taken = ros.header(age=0.3)  # the image comes 0.3 s after its state: more than max_state_age (0.2 s)
+    taken = header_ago(0.3)  # the image comes 0.3 s after its state: more than max_state_age (0.2 s)
     send_state(ros, node, states, taken)
-    states.publish(JointState(header=ros.header(), name=["a", "b", "c", "d"], position=[0.0] * 4))
+    states.publish(joint_state(header_ago(), ["a", "b", "c", "d"], [0.0] * 4))
     ros.spin_until(lambda: len(node.acting.states) == 2, "the newer state")
     images.publish(frame(taken))
     ros.spin_until(lambda: chunks, "the action chunk")
@@ -295,7 +223,7 @@ def test_tracker_node_follows_a_translating_pattern(ros):
     overlays = ros.listen(Image, "amplify/tracks/overlay", qos_profile_sensor_data)
     images = ros.publisher(Image, "camera/image_raw")
     ros.connected()
-    headers = [ros.header(age=1.0 - 0.05 * k) for k in range(16)]
+    headers = [header_ago(1.0 - 0.05 * k) for k in range(16)]
     for k, header in enumerate(headers):
         images.publish(numpy_to_imgmsg(moving_square(k), "rgb8", header))
         ros.spin_until(lambda: node.health.processed == k + 1, f"frame {k} to be tracked")
@@ -312,7 +240,7 @@ def test_tracker_node_follows_a_translating_pattern(ros):
     np.testing.assert_allclose(motion[inside], np.broadcast_to([15.0, 0.0], (36, 2)), atol=0.1)
     assert np.abs(motion[flat]).max() < 0.1
 
-    images.publish(numpy_to_imgmsg(moving_square(0), "rgb8", ros.header(age=2.0)))  # the bag looped
+    images.publish(numpy_to_imgmsg(moving_square(0), "rgb8", header_ago(2.0)))  # the bag looped
     ros.spin_until(lambda: node.health.processed == 17, "the looped frame")
     assert node.tracker.frames_seen == 1 and len(windows) == 1
 
@@ -320,7 +248,7 @@ def test_tracker_node_follows_a_translating_pattern(ros):
 def test_tracker_node_without_cotracker_files_says_what_is_missing(ros):
     node = ros.start(TrackerNode, Parameter("backend", value="cotracker"))
     assert node.tracker is None and "local checkout" in node.health.error and "cotracker_repo" in node.health.error
-    node.on_image(numpy_to_imgmsg(moving_square(0), "rgb8", ros.header()))
+    node.on_image(numpy_to_imgmsg(moving_square(0), "rgb8", header_ago()))
     assert node.health.dropped["no_tracker"] == 1
 
 

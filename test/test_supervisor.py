@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import types
 import uuid
 from pathlib import Path
@@ -15,12 +14,11 @@ from pathlib import Path
 import pytest
 import yaml
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.executors import SingleThreadedExecutor
-from ros_probe import Probe, spin_until
 
 from amplify_ros.nodes.bringup import NODES, BringupError, main, node_processes, read_bringup, read_graph
 from amplify_ros.nodes.launch_graph import launch_config
 from amplify_ros.nodes.supervisor import PRCTL, Child, Supervisor, describe_exit
+from harness import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 EXIT = [sys.executable, "-c", "import sys; sys.exit(int(sys.argv[1]))"]  # + the code
@@ -41,15 +39,6 @@ def alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
     except FileNotFoundError:
         return False
-
-
-def wait(done, timeout: float = 20.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if done():
-            return True
-        time.sleep(0.02)
-    return done()
 
 
 def test_bringup_schema_reads_processes_respawn_and_delays(tmp_path):
@@ -153,10 +142,10 @@ def test_a_child_without_respawn_stays_down_while_the_rest_run_on(tmp_path):
     try:
         supervisor.start()
         pid, sleeping = quitter.proc.pid, sleeper.proc.pid
-        assert wait(lambda: supervisor.poll() and quitter.proc is None)
+        wait_until(lambda: supervisor.poll() and quitter.proc is None, "the quitter to be seen gone")
         assert log[-1] == f"quitter (pid {pid}) exited: exit code 0; not restarted (respawn is off)"
         assert supervisor.poll() and quitter.proc is None and sleeper.proc.poll() is None and sleeper.restarts == 0
-        assert wait((tmp_path / "ready").exists)  # past its start-up, where a SIGINT reads as exit code 1
+        wait_until((tmp_path / "ready").exists, "the sleeper to start")  # past its start-up, where a SIGINT reads as exit code 1
     finally:
         supervisor.stop()
     assert log[-1] == f"sleeper (pid {sleeping}) stopped: killed by SIGINT"  # Python's default Ctrl-C
@@ -171,7 +160,7 @@ def test_stop_kills_a_child_that_ignores_sigint_after_the_grace_period(tmp_path)
     supervisor = Supervisor([stubborn], log=log.append, grace=0.3)
     supervisor.start()
     pid = stubborn.proc.pid
-    assert wait(ready.exists)
+    wait_until(ready.exists, "the stubborn child to start")
     supervisor.stop()
     assert log[-2:] == [f"stubborn (pid {pid}) still running 0.3 s after SIGINT: SIGKILL",
                         f"stubborn (pid {pid}) stopped: killed by SIGKILL"]
@@ -200,12 +189,12 @@ def test_children_do_not_outlive_a_supervisor_killed_with_sigkill(tmp_path):
     with log.open("w") as out:
         supervisor = subprocess.Popen([sys.executable, "-c", script], stderr=out)
     try:
-        assert wait(lambda: "sleeper started (pid" in log.read_text()), log.read_text()
+        wait_until(lambda: "sleeper started (pid" in log.read_text(), lambda: "the sleeper to start; log:\n" + log.read_text())
         pid = int(re.search(r"sleeper started \(pid (\d+)\)", log.read_text())[1])
         assert alive(pid)
         supervisor.kill()
         supervisor.wait(timeout=20)
-        assert wait(lambda: not alive(pid)), f"pid {pid} outlived its supervisor"
+        wait_until(lambda: not alive(pid), f"pid {pid} to end with its supervisor")
     finally:
         supervisor.kill()
 
@@ -226,35 +215,28 @@ def test_bringup_restarts_a_node_killed_with_sigkill_over_dds(ros, tmp_path):
     with log.open("w") as out:
         bringup = subprocess.Popen([str(Path(sys.executable).parent / "amplify-bringup"), str(config)],
                                    stdout=out, stderr=subprocess.STDOUT)
-    probe = Probe()
-    probe.listen(DiagnosticArray, topic, 10)
-    executor = SingleThreadedExecutor()
-    executor.add_node(probe)
+    diagnostics = ros.listen(DiagnosticArray, topic, 10)
 
-    def logged(pattern: str) -> re.Match | None:
-        spin_until(executor, lambda: re.search(pattern, log.read_text()) is not None, 60.0)
+    def logged(pattern: str) -> re.Match:
+        ros.spin_until(lambda: re.search(pattern, log.read_text()), lambda: f"{pattern!r} in the log:\n{log.read_text()}", 60.0)
         return re.search(pattern, log.read_text())
 
     def running() -> bool:
-        return any(s.message == "running" for m in probe.got[topic] for s in m.status)
+        return any(s.message == "running" for m in diagnostics for s in m.status)
 
     pids = []
     try:
-        assert (started := logged(r"amplify_arm_output started \(pid (\d+)\)")), log.read_text()
-        pids.append(int(started[1]))
-        assert spin_until(executor, running, 60.0), log.read_text()
+        pids.append(int(logged(r"amplify_arm_output started \(pid (\d+)\)")[1]))
+        ros.spin_until(running, lambda: "the node's 'running' on /diagnostics; log:\n" + log.read_text(), 60.0)
         os.kill(pids[0], signal.SIGKILL)
         exited = rf"amplify_arm_output \(pid {pids[0]}\) exited: killed by SIGKILL; restarting in 0.5 s"
-        assert logged(exited), log.read_text()
-        assert (restarted := logged(r"amplify_arm_output restarted \(pid (\d+), restart 1\)")), log.read_text()
-        pids.append(int(restarted[1]))
-        probe.got[topic].clear()  # what comes now comes from the new process
-        assert spin_until(executor, running, 60.0), log.read_text()
+        logged(exited)
+        pids.append(int(logged(r"amplify_arm_output restarted \(pid (\d+), restart 1\)")[1]))
+        diagnostics.clear()  # what comes now comes from the new process
+        ros.spin_until(running, lambda: "the restarted node's 'running' on /diagnostics; log:\n" + log.read_text(), 60.0)
         bringup.send_signal(signal.SIGTERM)
         assert bringup.wait(timeout=30) == 0, log.read_text()
         assert f"amplify_arm_output (pid {pids[1]}) stopped: exit code 0" in log.read_text()  # clean, on SIGINT
-        assert wait(lambda: not any(alive(pid) for pid in pids)), [pid for pid in pids if alive(pid)]
+        wait_until(lambda: not any(alive(pid) for pid in pids), lambda: f"every node to end; alive: {[p for p in pids if alive(p)]}")
     finally:
         bringup.kill()  # the nodes follow it (PR_SET_PDEATHSIG)
-        executor.shutdown()
-        probe.destroy_node()
