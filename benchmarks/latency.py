@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +37,6 @@ from pathlib import Path
 
 import numpy as np
 import rclpy
-import yaml
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
@@ -49,9 +47,9 @@ from trajectory_msgs.msg import JointTrajectory
 from amplify_ros.nodes.conversions import numpy_to_imgmsg
 from amplify_ros.nodes.qos import image_qos, latched_qos
 from amplify_ros.nodes.stamps import header_at
+from node_graph import write_configs
 
 RESULTS = Path(__file__).parent / "results" / "latency.json"
-BIN = Path(sys.executable).parent
 STATE = ["ee_x", "ee_y", "ee_z", "gripper"]
 COMMON = {"image_qos": "reliable", "state_names": STATE, "action_names": ["ee_dx", "ee_dy", "ee_dz", "gripper"], "max_image_age": 1.0,
           "max_state_age": 0.1, "publish_tracks": False}
@@ -63,17 +61,15 @@ ONE_NODE = {"policy": {}, "async": {"forward_mode": "async"}, "torch": {**TORCH,
 GRAPHS = (*ONE_NODE, "split")
 
 
-def graph_configs(graph: str, checkpoint: Path, max_codes_age: float) -> list[dict]:
-    """One config per process."""
+def graph_nodes(graph: str, checkpoint: Path, max_codes_age: float) -> dict[str, dict]:
+    """The graph's nodes, each its own process (``node_graph.write_configs``' specs)."""
     if graph in ONE_NODE:
         mode = {**ONE_NODE[graph], **({"max_codes_age": max_codes_age} if graph == "async" else {})}
-        return [{"amplify_bringup": {"ros__parameters": {"nodes": ["policy_node"]}},
-                 "amplify_policy": {"ros__parameters": {"checkpoint": str(checkpoint), **COMMON, **mode}}}]
-    return [{"amplify_bringup": {"ros__parameters": {"nodes": ["forward_node"]}},
-             "amplify_forward": {"ros__parameters": {"checkpoint": str(checkpoint / "forward"), "publish_tracks": False,
-                                                     "max_image_age": COMMON["max_image_age"], "image_qos": "reliable"}}},
-            {"amplify_bringup": {"ros__parameters": {"nodes": ["inverse_node"]}},
-             "amplify_inverse": {"ros__parameters": {"checkpoint": str(checkpoint), **COMMON}}}]
+        return {"amplify_policy": {"module": "policy_node", "parameters": {"checkpoint": str(checkpoint), **COMMON, **mode}}}
+    forward = {"checkpoint": str(checkpoint / "forward"), "publish_tracks": False, "max_image_age": COMMON["max_image_age"],
+               "image_qos": "reliable"}
+    return {"amplify_forward": {"module": "forward_node", "parameters": forward},
+            "amplify_inverse": {"module": "inverse_node", "parameters": {"checkpoint": str(checkpoint), **COMMON}}}
 
 
 class Camera(Node):
@@ -125,12 +121,9 @@ def measure(graph: str, checkpoint: Path, frames: int, rate: float, warmup: int,
             max_codes_age: float) -> dict:
     env = {**os.environ, "ROS_DOMAIN_ID": str(domain), "OMP_NUM_THREADS": "1"}
     with tempfile.TemporaryDirectory() as tmp:
-        procs = []
-        for i, doc in enumerate(graph_configs(graph, checkpoint, max_codes_age)):
-            config = Path(tmp) / f"{graph}_{i}.yaml"
-            config.write_text(yaml.safe_dump(doc))
-            procs.append(subprocess.Popen([str(BIN / "amplify-bringup"), str(config)], env=env,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+        procs = list(write_configs(Path(tmp), graph_nodes(graph, checkpoint, max_codes_age)).values())
+        for proc in procs:
+            proc.start(env)
         os.environ["ROS_DOMAIN_ID"] = str(domain)
         rclpy.init()
         cam = Camera(rate, frames + warmup, *size)
@@ -149,12 +142,12 @@ def measure(graph: str, checkpoint: Path, frames: int, rate: float, warmup: int,
             cam.destroy_node()
             rclpy.shutdown()
             for proc in procs:
-                proc.terminate()
-            stderr = "".join(proc.communicate(timeout=30)[1] for proc in procs)
+                proc.stop(timeout=30)
+            output = "".join(proc.log.read_text() for proc in procs)
     stamps = sorted(cam.sent)[warmup:]
     lat = np.array([(cam.received[s] - cam.sent[s]) * 1e3 for s in stamps if s in cam.received])
     if not len(lat):
-        raise RuntimeError(f"{graph}: no action chunk came back; node output:\n{stderr[-2000:]}")
+        raise RuntimeError(f"{graph}: no action chunk came back; node output:\n{output[-2000:]}")
     stages = {}
     for name, values in cam.diagnostics.items():
         for key, value in values.items():
