@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export MUJOCO_GL ?= osmesa
 
-.PHONY: setup test demo demo-data bench clean
+.PHONY: setup lint test demo demo-data bench clean
 
 setup: $(STAMP)
 
@@ -15,6 +15,11 @@ $(STAMP): requirements.txt requirements.lock setup.py amplify_ros/nodes/registry
 	$(BIN)/pip install --quiet -r requirements.txt -c requirements.lock
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+
+# The lint gate CI runs before the tests: the formatter's layout and the checker's rules (ruff.toml).
+lint: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
 
 # pytest exits 5 when it collects no tests: say so, and fail.
 test: $(STAMP)

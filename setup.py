@@ -28,13 +28,19 @@ setup(
         (f"share/{package_name}/launch", glob("launch/*.launch.py")),
         (f"share/{package_name}/config", glob("config/*.yaml")),
         (f"share/{package_name}/config/tasks", glob("config/tasks/*.txt")),
-        *[(f"share/{package_name}/{d}", glob(f"{d}/*.*")) for d in sorted({str(Path(f).parent) for f in glob("models/**/*.*", recursive=True)})],
+        *[
+            (f"share/{package_name}/{d}", glob(f"{d}/*.*"))
+            for d in sorted({str(Path(f).parent) for f in glob("models/**/*.*", recursive=True)})
+        ],
     ],
     python_requires=">=3.10",
     zip_safe=True,
     maintainer="amplify_ros developers",
     maintainer_email="amplify-ros@example.org",
-    description="AMPLIFY (actionless motion priors from video) as a ROS 2 package: tracking, motion tokens, forward and inverse dynamics, sim bridge.",
+    description=(
+        "AMPLIFY (actionless motion priors from video) as a ROS 2 package: "
+        "tracking, motion tokens, forward and inverse dynamics, sim bridge."
+    ),
     license="MIT",
     tests_require=["pytest"],
     entry_points={

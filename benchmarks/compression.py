@@ -115,7 +115,9 @@ def measure_variant(frames: np.ndarray, variant: str, quality: int, level: int) 
     for i, frame in enumerate(frames):
         header = header_at(1_000_000_000 + i * 1_000_000_000 // FPS, "camera_optical_frame")
         t0 = time.perf_counter()
-        msg = numpy_to_imgmsg(frame, "rgb8", header) if variant == "raw" else compressed_image(frame, header, compression)
+        msg = (
+            numpy_to_imgmsg(frame, "rgb8", header) if variant == "raw" else compressed_image(frame, header, compression)
+        )
         encode_ms.append(1e3 * (time.perf_counter() - t0))
         if variant != "raw":
             t0 = time.perf_counter()
@@ -144,7 +146,9 @@ def size_stage(args: argparse.Namespace) -> dict:
             for kind, setting in variants:
                 name = kind if kind == "raw" else f"{kind}{setting}"
                 print(f"size: {size} {look} {name}", file=sys.stderr)
-                rows[name] = measure_variant(images, kind, setting if kind == "jpeg" else 95, setting if kind == "png" else 3)
+                rows[name] = measure_variant(
+                    images, kind, setting if kind == "jpeg" else 95, setting if kind == "png" else 3
+                )
             for row in rows.values():
                 row["vs_raw"] = rows["raw"]["bytes_per_frame"] / row["bytes_per_frame"]
             out.setdefault(size, {})[look] = rows
@@ -203,8 +207,12 @@ def policy_stage(args: argparse.Namespace) -> dict:
 
     tasks = args.policy_tasks.split(",")
     jobs = [(t, i, episode_seed(policy_eval.EVAL_SEED, t, i)) for t in tasks for i in range(args.policy_episodes)]
-    out: dict = {"checkpoint": str(args.checkpoint), "tasks": tasks, "episodes_per_task": args.policy_episodes,
-                 "max_steps": args.max_steps}
+    out: dict = {
+        "checkpoint": str(args.checkpoint),
+        "tasks": tasks,
+        "episodes_per_task": args.policy_episodes,
+        "max_steps": args.max_steps,
+    }
     successes = {}
     for quality in (None, *args.policy_qualities):
         name = "raw" if quality is None else f"jpeg{quality}"
@@ -229,14 +237,21 @@ def print_tables(summary: dict) -> None:
     if size:
         for look in ("rendered", "camera_noise"):
             print(f"\n{look} (30 Hz):")
-            print("| format | 640x480 MB/min | vs raw | encode ms | PSNR dB | 128x128 MB/min | vs raw | encode ms | PSNR dB |")
+            print(
+                "| format | 640x480 MB/min | vs raw | encode ms | PSNR dB "
+                "| 128x128 MB/min | vs raw | encode ms | PSNR dB |"
+            )
             print("|---|---|---|---|---|---|---|---|---|")
             for name in size["640x480"][look]:
                 cells = []
                 for s in SIZES:
                     r = size[s][look][name]
-                    cells += [f"{r['mb_per_minute']:.1f}", f"{r['vs_raw']:.1f}x", f"{r['encode_ms_median']:.2f}",
-                              "–" if r["psnr_db"] is None else f"{r['psnr_db']:.1f}"]
+                    cells += [
+                        f"{r['mb_per_minute']:.1f}",
+                        f"{r['vs_raw']:.1f}x",
+                        f"{r['encode_ms_median']:.2f}",
+                        "–" if r["psnr_db"] is None else f"{r['psnr_db']:.1f}",
+                    ]
                 print(f"| {name} | " + " | ".join(cells) + " |")
     tracking = summary.get("tracking")
     if tracking:

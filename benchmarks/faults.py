@@ -40,9 +40,8 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("ROS_DOMAIN_ID", str(100 + os.getpid() % 100))
 
-import numpy as np  # noqa: E402
-
 import faults_runtime  # noqa: E402
+import numpy as np  # noqa: E402
 from faults_runtime import table  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,15 +56,15 @@ def case(name: str) -> Callable[[Case], Case]:
     def register(fn: Case) -> Case:
         CASES[name] = fn
         return fn
+
     return register
 
 
 # --- fuzz ---------------------------------------------------------------------------------------
 @case("fuzz")
 def fuzz(args: argparse.Namespace) -> tuple[dict, str]:
-    import rclpy
-
     import fuzz_nodes
+    import rclpy
     from tiny import tiny_policy_checkpoint
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -80,11 +79,33 @@ def fuzz(args: argparse.Namespace) -> tuple[dict, str]:
                 rows += [{**r.as_dict(), "seconds": round(seconds / len(reports), 2)} for r in reports]
         finally:
             rclpy.shutdown()
-    md = table(["node", "topic", "sent", "exits", "published from malformed", "uncounted", "accepted by design",
-                "valid processed", "refusals by reason"],
-               [[r["node"], r["topic"], r["sent"], r["exits"], r["published_from_malformed"], r["uncounted"],
-                 r["accepted_by_design"], f"{r['valid_processed']}/{r['valid_sent']}",
-                 ", ".join(f"{k} {v}" for k, v in r["refusals"].items())] for r in rows])
+    md = table(
+        [
+            "node",
+            "topic",
+            "sent",
+            "exits",
+            "published from malformed",
+            "uncounted",
+            "accepted by design",
+            "valid processed",
+            "refusals by reason",
+        ],
+        [
+            [
+                r["node"],
+                r["topic"],
+                r["sent"],
+                r["exits"],
+                r["published_from_malformed"],
+                r["uncounted"],
+                r["accepted_by_design"],
+                f"{r['valid_processed']}/{r['valid_sent']}",
+                ", ".join(f"{k} {v}" for k, v in r["refusals"].items()),
+            ]
+            for r in rows
+        ],
+    )
     totals = {k: sum(r[k] for r in rows) for k in ("sent", "exits", "published_from_malformed", "uncounted")}
     return {"messages_per_topic": args.messages, "seed": args.seed, "totals": totals, "topics": rows}, md
 
@@ -131,18 +152,38 @@ def _episode_tools(tmp: Path, rng: np.random.Generator, episodes: int) -> list[d
         ("amplify-data track", lambda: main(["track", str(root), "--backend", "lk", "--overwrite"])),
     ):
         status, text, crash = _run_tool(fn)
-        rows.append({"tool": tool, "fed": len(paths), "damaged": len(damaged), "reported": _named(text, list(damaged)),
-                     "crashes": int(bool(crash)), "exit": status, "crash": crash})
+        rows.append(
+            {
+                "tool": tool,
+                "fed": len(paths),
+                "damaged": len(damaged),
+                "reported": _named(text, list(damaged)),
+                "crashes": int(bool(crash)),
+                "exit": status,
+                "crash": crash,
+            }
+        )
     holder: dict = {}
 
     def load() -> int:
         holder["ds"] = WindowDataset(root, [str(p.relative_to(root)) for p in paths], progress=False)
         return 0
+
     status, text, crash = _run_tool(load)
     ds = holder.get("ds")
-    rows.append({"tool": "training loader (WindowDataset)", "fed": len(paths), "damaged": len(damaged),
-                 "reported": _named(text, list(damaged)), "skipped": len(ds.skipped_corrupt) if ds else None,
-                 "used": len(ds.episodes) if ds else 0, "crashes": int(bool(crash)), "exit": status, "crash": crash})
+    rows.append(
+        {
+            "tool": "training loader (WindowDataset)",
+            "fed": len(paths),
+            "damaged": len(damaged),
+            "reported": _named(text, list(damaged)),
+            "skipped": len(ds.skipped_corrupt) if ds else None,
+            "used": len(ds.episodes) if ds else 0,
+            "crashes": int(bool(crash)),
+            "exit": status,
+            "crash": crash,
+        }
+    )
     for row in rows[:2]:
         row["skipped"] = row["reported"]
     return rows
@@ -158,12 +199,23 @@ def _bag_tool(tmp: Path, rng: np.random.Generator, bags: int) -> list[dict]:
         folders = [write_bag(tmp / f"{storage}_{i}", recording(duration=1.0), storage=storage) for i in range(bags)]
         damaged = _damage(folders[1::2], rng)
         out = tmp / f"out_{storage}"
-        status, text, crash = _run_tool(lambda: main(["import-bag", *map(str, folders), "--action-topic", "/cmd",
-                                                      "--out", str(out)]))
+        status, text, crash = _run_tool(
+            lambda: main(["import-bag", *map(str, folders), "--action-topic", "/cmd", "--out", str(out)])
+        )
         skipped = text.count("amplify-data: skipped")
         reported = sum(any(f"{f.name}" in line and "skipped" in line for line in text.splitlines()) for f in damaged)
-        rows.append({"tool": f"amplify-data import-bag ({storage})", "fed": len(folders), "damaged": len(damaged),
-                     "reported": reported, "skipped": skipped, "crashes": int(bool(crash)), "exit": status, "crash": crash})
+        rows.append(
+            {
+                "tool": f"amplify-data import-bag ({storage})",
+                "fed": len(folders),
+                "damaged": len(damaged),
+                "reported": reported,
+                "skipped": skipped,
+                "crashes": int(bool(crash)),
+                "exit": status,
+                "crash": crash,
+            }
+        )
     return rows
 
 
@@ -172,10 +224,16 @@ def corrupt_files(args: argparse.Namespace) -> tuple[dict, str]:
     rng = np.random.default_rng(args.seed)
     with tempfile.TemporaryDirectory() as tmp:
         rows = _episode_tools(Path(tmp), rng, args.episodes) + _bag_tool(Path(tmp), rng, args.bags)
-    md = table(["tool", "files fed", "damaged", "reported", "skipped", "crashes", "exit status"],
-               [[r["tool"], r["fed"], r["damaged"], r["reported"], r["skipped"], r["crashes"], r["exit"]] for r in rows])
-    return {"seed": args.seed, "exit_status": "0: every file used; 1: some skipped; 2: nothing usable",
-            "tools": rows, "crashes": sum(r["crashes"] for r in rows)}, md
+    md = table(
+        ["tool", "files fed", "damaged", "reported", "skipped", "crashes", "exit status"],
+        [[r["tool"], r["fed"], r["damaged"], r["reported"], r["skipped"], r["crashes"], r["exit"]] for r in rows],
+    )
+    return {
+        "seed": args.seed,
+        "exit_status": "0: every file used; 1: some skipped; 2: nothing usable",
+        "tools": rows,
+        "crashes": sum(r["crashes"] for r in rows),
+    }, md
 
 
 CASES.update(faults_runtime.CASES)  # process kills, the camera stopping, the disk filling

@@ -39,7 +39,10 @@ TORCH_AR = {"runtime": "torch", "code_decoding": "autoregressive"}
 COMPARE = {  # mode name -> the policy_node parameters it sets
     "forward_mode": {"sync": {"forward_mode": "sync"}, "async": {"forward_mode": "async"}},
     "code_decoding": {"autoregressive": TORCH_AR, "parallel": {"runtime": "torch", "code_decoding": "parallel"}},
-    "fast_path": {"autoregressive-torch": TORCH_AR, "parallel-onnxruntime": {"runtime": "onnxruntime", "code_decoding": "parallel"}},
+    "fast_path": {
+        "autoregressive-torch": TORCH_AR,
+        "parallel-onnxruntime": {"runtime": "onnxruntime", "code_decoding": "parallel"},
+    },
 }
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -54,8 +57,11 @@ def run_mode(params: dict, mode: str, task: str, episodes: int, tmp: Path, domai
     config.write_text(yaml.safe_dump(doc))
     out = tmp / f"{mode}_{task}"
     env = {**os.environ, "ROS_DOMAIN_ID": str(domain), "OMP_NUM_THREADS": "1"}
-    subprocess.run([str(BIN / "amplify-demo"), "--config", str(config), "--episodes", str(episodes), "--out", str(out)],
-                   check=True, env=env)
+    subprocess.run(
+        [str(BIN / "amplify-demo"), "--config", str(config), "--episodes", str(episodes), "--out", str(out)],
+        check=True,
+        env=env,
+    )
     return json.loads((out / "summary.json").read_text())["episodes"]
 
 
@@ -63,7 +69,9 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tasks", default=TASKS)
     p.add_argument("--episodes", type=int, default=10, help="episodes per task and mode")
-    p.add_argument("--compare", choices=sorted(COMPARE), default="forward_mode", help="the policy_node settings compared")
+    p.add_argument(
+        "--compare", choices=sorted(COMPARE), default="forward_mode", help="the policy_node settings compared"
+    )
     p.add_argument("--checkpoint", type=Path, default=REPO / "models" / "metaworld_small")
     p.add_argument("--out", type=Path, help="default: benchmarks/results/<compare>.json")
     a = p.parse_args()
@@ -74,9 +82,16 @@ def main() -> int:
             for mode in modes:
                 results = run_mode(modes[mode], mode, task, a.episodes, Path(tmp), 80 + i, a.checkpoint.resolve())
                 wins = [r for r in results if r["success"]]
-                rows.append({"task": task, "mode": mode, "episodes": len(results), "successes": len(wins),
-                             "success": len(wins) / len(results),
-                             "mean_steps_to_success": sum(r["steps"] for r in wins) / len(wins) if wins else None})
+                rows.append(
+                    {
+                        "task": task,
+                        "mode": mode,
+                        "episodes": len(results),
+                        "successes": len(wins),
+                        "success": len(wins) / len(results),
+                        "mean_steps_to_success": sum(r["steps"] for r in wins) / len(wins) if wins else None,
+                    }
+                )
     print("| task | mode | success | episodes | mean steps to success |")
     print("|---|---|---|---|---|")
     for r in rows:
@@ -91,10 +106,20 @@ def main() -> int:
     out = a.out or RESULTS / f"{a.compare}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     checkpoint = a.checkpoint.resolve()
-    out.write_text(json.dumps({"checkpoint": str(checkpoint.relative_to(REPO) if checkpoint.is_relative_to(REPO) else checkpoint),
-                               "graph": "config/sim_demo.yaml (lockstep)", "compare": a.compare,
-                               "settings": modes, "rows": rows,
-                               "totals": totals}, indent=2) + "\n")
+    out.write_text(
+        json.dumps(
+            {
+                "checkpoint": str(checkpoint.relative_to(REPO) if checkpoint.is_relative_to(REPO) else checkpoint),
+                "graph": "config/sim_demo.yaml (lockstep)",
+                "compare": a.compare,
+                "settings": modes,
+                "rows": rows,
+                "totals": totals,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     return 0
 
 

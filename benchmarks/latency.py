@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
+from node_graph import write_configs
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
 from sensor_msgs.msg import Image, JointState
@@ -47,17 +48,28 @@ from trajectory_msgs.msg import JointTrajectory
 from amplify_ros.nodes.conversions import numpy_to_imgmsg
 from amplify_ros.nodes.qos import image_qos, latched_qos
 from amplify_ros.nodes.stamps import header_at
-from node_graph import write_configs
 
 RESULTS = Path(__file__).parent / "results" / "latency.json"
 STATE = ["ee_x", "ee_y", "ee_z", "gripper"]
-COMMON = {"image_qos": "reliable", "state_names": STATE, "action_names": ["ee_dx", "ee_dy", "ee_dz", "gripper"], "max_image_age": 1.0,
-          "max_state_age": 0.1, "publish_tracks": False}
+COMMON = {
+    "image_qos": "reliable",
+    "state_names": STATE,
+    "action_names": ["ee_dx", "ee_dy", "ee_dz", "gripper"],
+    "max_image_age": 1.0,
+    "max_state_age": 0.1,
+    "publish_tracks": False,
+}
 
 
 TORCH = {"runtime": "torch"}
-ONE_NODE = {"policy": {}, "async": {"forward_mode": "async"}, "torch": {**TORCH, "code_decoding": "autoregressive"},
-            "torch-parallel": {**TORCH, "code_decoding": "parallel"}, "bc": {}, "bc-torch": TORCH}
+ONE_NODE = {
+    "policy": {},
+    "async": {"forward_mode": "async"},
+    "torch": {**TORCH, "code_decoding": "autoregressive"},
+    "torch-parallel": {**TORCH, "code_decoding": "parallel"},
+    "bc": {},
+    "bc-torch": TORCH,
+}
 GRAPHS = (*ONE_NODE, "split")
 
 
@@ -65,11 +77,19 @@ def graph_nodes(graph: str, checkpoint: Path, max_codes_age: float) -> dict[str,
     """The graph's nodes, each its own process (``node_graph.write_configs``' specs)."""
     if graph in ONE_NODE:
         mode = {**ONE_NODE[graph], **({"max_codes_age": max_codes_age} if graph == "async" else {})}
-        return {"amplify_policy": {"module": "policy_node", "parameters": {"checkpoint": str(checkpoint), **COMMON, **mode}}}
-    forward = {"checkpoint": str(checkpoint / "forward"), "publish_tracks": False, "max_image_age": COMMON["max_image_age"],
-               "image_qos": "reliable"}
-    return {"amplify_forward": {"module": "forward_node", "parameters": forward},
-            "amplify_inverse": {"module": "inverse_node", "parameters": {"checkpoint": str(checkpoint), **COMMON}}}
+        return {
+            "amplify_policy": {"module": "policy_node", "parameters": {"checkpoint": str(checkpoint), **COMMON, **mode}}
+        }
+    forward = {
+        "checkpoint": str(checkpoint / "forward"),
+        "publish_tracks": False,
+        "max_image_age": COMMON["max_image_age"],
+        "image_qos": "reliable",
+    }
+    return {
+        "amplify_forward": {"module": "forward_node", "parameters": forward},
+        "amplify_inverse": {"module": "inverse_node", "parameters": {"checkpoint": str(checkpoint), **COMMON}},
+    }
 
 
 class Camera(Node):
@@ -117,8 +137,16 @@ def loaded(cam: Camera, nodes: int) -> bool:
     return len(running) >= nodes and cam.image_pub.get_subscription_count() >= nodes
 
 
-def measure(graph: str, checkpoint: Path, frames: int, rate: float, warmup: int, domain: int, size: tuple[int, int],
-            max_codes_age: float) -> dict:
+def measure(
+    graph: str,
+    checkpoint: Path,
+    frames: int,
+    rate: float,
+    warmup: int,
+    domain: int,
+    size: tuple[int, int],
+    max_codes_age: float,
+) -> dict:
     env = {**os.environ, "ROS_DOMAIN_ID": str(domain), "OMP_NUM_THREADS": "1"}
     with tempfile.TemporaryDirectory() as tmp:
         procs = list(write_configs(Path(tmp), graph_nodes(graph, checkpoint, max_codes_age)).values())
@@ -153,16 +181,26 @@ def measure(graph: str, checkpoint: Path, frames: int, rate: float, warmup: int,
         for key, value in values.items():
             if key.endswith(("_p50_ms", "_p95_ms")) or key.startswith(("processed", "dropped")):
                 stages[f"{name.removeprefix('amplify_ros: ')}.{key}"] = value
-    return {"graph": graph, "frames_sent": len(stamps), "chunks_received": int(len(lat)),
-            "frames_dropped": len(stamps) - int(len(lat)), "p50_ms": float(np.percentile(lat, 50)),
-            "p95_ms": float(np.percentile(lat, 95)), "max_ms": float(lat.max()), "node_stages": stages}
+    return {
+        "graph": graph,
+        "frames_sent": len(stamps),
+        "chunks_received": int(len(lat)),
+        "frames_dropped": len(stamps) - int(len(lat)),
+        "p50_ms": float(np.percentile(lat, 50)),
+        "p95_ms": float(np.percentile(lat, 95)),
+        "max_ms": float(lat.max()),
+        "node_stages": stages,
+    }
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", type=Path, default=Path("models/metaworld_small"))
-    p.add_argument("--bc-checkpoint", type=Path, help="a BC run or checkpoint for the 'bc' and 'bc-torch' graphs "
-                   "(both run when it is given)")
+    p.add_argument(
+        "--bc-checkpoint",
+        type=Path,
+        help="a BC run or checkpoint for the 'bc' and 'bc-torch' graphs (both run when it is given)",
+    )
     p.add_argument("--graphs", default="policy,async,split,torch", help=f"comma-separated, of {', '.join(GRAPHS)}")
     p.add_argument("--frames", type=int, default=500)
     p.add_argument("--warmup", type=int, default=30)
@@ -178,21 +216,44 @@ def main() -> int:
         p.error(f"unknown graphs {sorted(unknown)}; choose from {', '.join(GRAPHS)}")
     bc = a.bc_checkpoint.resolve() if a.bc_checkpoint else None
     width, height = (int(v) for v in a.size.split("x"))
-    rows = [measure(g, bc if g.startswith("bc") else a.checkpoint.resolve(), a.frames, a.rate, a.warmup, 90 + i, (height, width),
-                    a.max_codes_age)
-            for i, g in enumerate(graphs)]
+    rows = [
+        measure(
+            g,
+            bc if g.startswith("bc") else a.checkpoint.resolve(),
+            a.frames,
+            a.rate,
+            a.warmup,
+            90 + i,
+            (height, width),
+            a.max_codes_age,
+        )
+        for i, g in enumerate(graphs)
+    ]
     print("| graph | frames sent | chunks received | dropped | p50 ms | p95 ms | max ms |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['graph']} | {r['frames_sent']} | {r['chunks_received']} | {r['frames_dropped']} | "
-              f"{r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['max_ms']:.1f} |")
+        print(
+            f"| {r['graph']} | {r['frames_sent']} | {r['chunks_received']} | {r['frames_dropped']} | "
+            f"{r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['max_ms']:.1f} |"
+        )
     for r in rows:
         print(f"{r['graph']} node stages: {r['node_stages']}")
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps({"rate_hz": a.rate, "image": f"{a.size} rgb8, reliable keep-last 1",
-                                 "fastdds_transport": a.transport, "checkpoint": str(a.checkpoint),
-                                 "async_max_codes_age": a.max_codes_age,
-                                 "cpu_threads": 1, "rows": rows}, indent=2) + "\n")
+    a.out.write_text(
+        json.dumps(
+            {
+                "rate_hz": a.rate,
+                "image": f"{a.size} rgb8, reliable keep-last 1",
+                "fastdds_transport": a.transport,
+                "checkpoint": str(a.checkpoint),
+                "async_max_codes_age": a.max_codes_age,
+                "cpu_threads": 1,
+                "rows": rows,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     return 0
 
 

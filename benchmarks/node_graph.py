@@ -8,11 +8,10 @@ import os
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass, field
-from pathlib import Path
-
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import rclpy
 import yaml
@@ -37,8 +36,13 @@ class NodeProcess:
 
     def start(self, env: dict[str, str]) -> None:
         with open(self.log, "a") as log:
-            self.proc = subprocess.Popen([str(BIN / "amplify-bringup"), str(self.config)], env=env, stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                [str(BIN / "amplify-bringup"), str(self.config)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.starts += 1
         self._cpu_ticks, self._cpu_wall = 0, 0.0
 
@@ -90,10 +94,20 @@ def write_configs(folder: Path, docs: dict[str, dict]) -> dict[str, NodeProcess]
     out = {}
     for name, spec in docs.items():
         config = folder / f"{name}.yaml"
-        config.write_text(yaml.safe_dump({
-            "amplify_bringup": {"ros__parameters": {"nodes": [spec["module"]], "remappings": spec.get("remappings", []),
-                                                    **spec.get("bringup", {})}},
-            name: {"ros__parameters": spec["parameters"]}}))
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "amplify_bringup": {
+                        "ros__parameters": {
+                            "nodes": [spec["module"]],
+                            "remappings": spec.get("remappings", []),
+                            **spec.get("bringup", {}),
+                        }
+                    },
+                    name: {"ros__parameters": spec["parameters"]},
+                }
+            )
+        )
         out[name] = NodeProcess(name, config, folder / f"{name}.log")
     return out
 

@@ -39,10 +39,18 @@ BIN = Path(sys.executable).parent
 ZERO_ACTION_TASKS = "door-close,handle-press,button-press"
 EXPERIMENTS = ("standard", "low-data", "low-data-2", "zero-action")
 # method: (inverse model's training codes or None for BC, amplify-eval --codes)
-METHODS = {"amplify": ("predicted", "policy"), "bc": (None, "policy"),
-           "amplify-zero-codes": ("zero", "policy"), "amplify-true-codes": ("gt", "expert-future")}
-COLOURS = {"amplify": (200, 110, 30), "bc": (150, 150, 150), "amplify-zero-codes": (90, 90, 220),
-           "amplify-true-codes": (60, 170, 60)}  # BGR, in the chart
+METHODS = {
+    "amplify": ("predicted", "policy"),
+    "bc": (None, "policy"),
+    "amplify-zero-codes": ("zero", "policy"),
+    "amplify-true-codes": ("gt", "expert-future"),
+}
+COLOURS = {
+    "amplify": (200, 110, 30),
+    "bc": (150, 150, 150),
+    "amplify-zero-codes": (90, 90, 220),
+    "amplify-true-codes": (60, 170, 60),
+}  # BGR, in the chart
 
 
 def run(cmd: list[str], out: Path) -> float:
@@ -64,18 +72,28 @@ def success_chart(rows: list[dict], tasks: list[str]) -> np.ndarray:
         row_h = len(mine) * bar + gap
         panel = np.full((top + len(shown) * row_h + 10, name_w + bar_w + 20, 3), 255, np.uint8)
         title = exp + ": " + ", ".join(f"{m.removeprefix('amplify-')} {r['mean_success']:.2f}" for m, r in mine.items())
-        cv2.putText(panel, title, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.4 if len(mine) > 2 else 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(
+            panel, title, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.4 if len(mine) > 2 else 0.45, (0, 0, 0), 1, cv2.LINE_AA
+        )
         for x in (0.0, 0.5, 1.0):
             px = name_w + round(x * bar_w)
             cv2.line(panel, (px, top - 6), (px, panel.shape[0] - 6), (225, 225, 225), 1)
-            cv2.putText(panel, f"{x:g}", (px - 6, top - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (90, 90, 90), 1, cv2.LINE_AA)
+            cv2.putText(
+                panel, f"{x:g}", (px - 6, top - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (90, 90, 90), 1, cv2.LINE_AA
+            )
         for i, task in enumerate(shown):
             y = top + i * row_h
             cv2.putText(panel, task, (6, y + bar + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
             for j, (method, row) in enumerate(mine.items()):
                 value = row["per_task"].get(task, 0.0)
                 y0 = y + j * bar
-                cv2.rectangle(panel, (name_w, y0), (name_w + max(1, round(value * bar_w)), y0 + bar - 2), COLOURS.get(method, (0, 0, 0)), -1)
+                cv2.rectangle(
+                    panel,
+                    (name_w, y0),
+                    (name_w + max(1, round(value * bar_w)), y0 + bar - 2),
+                    COLOURS.get(method, (0, 0, 0)),
+                    -1,
+                )
         panels.append(panel)
     height = max(p.shape[0] for p in panels)
     chart = np.hstack([np.pad(p, ((0, height - p.shape[0]), (0, 0), (0, 0)), constant_values=255) for p in panels])
@@ -102,9 +120,14 @@ def main() -> int:
     p.add_argument("--max-steps", type=int, default=300, help="step limit per evaluation episode")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--out", type=Path, default=RESULTS)
-    p.add_argument("--merge", type=Path, nargs="+", metavar="JSON",
-                   help="train nothing: put the rows of these result files (runs of this script with their own --out, "
-                        "e.g. one experiment per core) into --out, replacing rows of the same experiment and method")
+    p.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        metavar="JSON",
+        help="train nothing: put the rows of these result files (runs of this script with their own --out, "
+        "e.g. one experiment per core) into --out, replacing rows of the same experiment and method",
+    )
     args = p.parse_args()
     tasks = resolve_tasks(args.tasks)
     if args.merge:
@@ -116,14 +139,23 @@ def main() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     cv2.imwrite(str(args.out.with_suffix(".png")), success_chart(results["rows"], tasks))
-    print("| experiment | method | mean success | 95 % CI | action demos | " + " | ".join(tasks) + " | policy ms p50 | training (1 core) |")
+    print(
+        "| experiment | method | mean success | 95 % CI | action demos | "
+        + " | ".join(tasks)
+        + " | policy ms p50 | training (1 core) |"
+    )
     print("|---|---|---|---|---|" + "---|" * len(tasks) + "---|---|")
-    for r in sorted(results["rows"], key=lambda r: (EXPERIMENTS.index(r["experiment"]), list(METHODS).index(r["method"]))):
+    for r in sorted(
+        results["rows"], key=lambda r: (EXPERIMENTS.index(r["experiment"]), list(METHODS).index(r["method"]))
+    ):
         cells = [f"{r['per_task'][t]:.2f}" if t in r["per_task"] else "" for t in tasks]
         ci = "-".join(f"{v:.2f}" for v in r["ci95"]) if "ci95" in r else ""
         minutes = f"{r['train_seconds'] / 60:.0f} min" if r.get("train_seconds") else ""
-        print(f"| {r['experiment']} | {r['method']} | {r['mean_success']:.2f} | {ci} | {r['action_episodes']} | "
-              + " | ".join(cells) + f" | {r['policy_ms_p50']:.0f} | {minutes} |")
+        print(
+            f"| {r['experiment']} | {r['method']} | {r['mean_success']:.2f} | {ci} | {r['action_episodes']} | "
+            + " | ".join(cells)
+            + f" | {r['policy_ms_p50']:.0f} | {minutes} |"
+        )
     return 0
 
 
@@ -135,7 +167,9 @@ def merge(out: Path, sources: list[Path]) -> dict:
     results = load_results(out)
     for source in sources:
         for row in load_results(source)["rows"]:
-            results["rows"] = [r for r in results["rows"] if (r["experiment"], r["method"]) != (row["experiment"], row["method"])]
+            results["rows"] = [
+                r for r in results["rows"] if (r["experiment"], r["method"]) != (row["experiment"], row["method"])
+            ]
             results["rows"].append(row)
     return results
 
@@ -150,8 +184,20 @@ def run_experiments(args: argparse.Namespace, tasks: list[str]) -> dict:
         raise SystemExit(f"unknown methods {sorted(unknown)}; known: {', '.join(METHODS)}")
     t_fwd = 0.0
     if any(METHODS[m][0] for m in methods):  # BC alone needs no forward model (and may run beside the one training it)
-        t_fwd = run([str(BIN / "amplify-train"), "forward", *common, "--out", str(fwd), "--tokenizer", str(args.tokenizer),
-                     "--max-steps", str(args.forward_steps)], fwd)
+        t_fwd = run(
+            [
+                str(BIN / "amplify-train"),
+                "forward",
+                *common,
+                "--out",
+                str(fwd),
+                "--tokenizer",
+                str(args.tokenizer),
+                "--max-steps",
+                str(args.forward_steps),
+            ],
+            fwd,
+        )
     regimes = {
         "standard": (["--train-per-task", "25"], tasks),
         "low-data": (["--train-per-task", "5"], tasks),
@@ -159,32 +205,75 @@ def run_experiments(args: argparse.Namespace, tasks: list[str]) -> dict:
         "zero-action": (["--holdout-tasks", ZERO_ACTION_TASKS], resolve_tasks(ZERO_ACTION_TASKS)),
     }
     results = load_results(args.out)
-    results["rows"] = [r for r in results["rows"] if not (r["experiment"] in args.experiments.split(",") and r["method"] in methods)]
+    results["rows"] = [
+        r for r in results["rows"] if not (r["experiment"] in args.experiments.split(",") and r["method"] in methods)
+    ]
     for exp in args.experiments.split(","):
         extra, eval_tasks = regimes[exp]
         for method in methods:
             out = args.runs / f"{exp}_{method}"
             train_codes, eval_codes = METHODS[method]
             kind = ["inverse", "--forward", str(fwd), "--codes", train_codes] if train_codes else ["bc"]
-            seconds = run([str(BIN / "amplify-train"), *kind, *common, "--out", str(out), "--max-steps", str(args.policy_steps),
-                           "--precision", args.precision, *extra], out)
+            seconds = run(
+                [
+                    str(BIN / "amplify-train"),
+                    *kind,
+                    *common,
+                    "--out",
+                    str(out),
+                    "--max-steps",
+                    str(args.policy_steps),
+                    "--precision",
+                    args.precision,
+                    *extra,
+                ],
+                out,
+            )
             evaluation = subprocess.run(
-                [str(BIN / "amplify-eval"), "policy", "--checkpoint", str(out), "--codes", eval_codes, "--tasks", ",".join(eval_tasks),
-                 "--episodes", str(args.episodes), "--max-steps", str(args.max_steps), "--workers", str(args.workers),
-                 "--video", str(args.runs / "videos" / f"{exp}_{method}"), "--json"],
-                check=True, stdout=subprocess.PIPE, text=True)  # its progress bar (stderr) stays visible
+                [
+                    str(BIN / "amplify-eval"),
+                    "policy",
+                    "--checkpoint",
+                    str(out),
+                    "--codes",
+                    eval_codes,
+                    "--tasks",
+                    ",".join(eval_tasks),
+                    "--episodes",
+                    str(args.episodes),
+                    "--max-steps",
+                    str(args.max_steps),
+                    "--workers",
+                    str(args.workers),
+                    "--video",
+                    str(args.runs / "videos" / f"{exp}_{method}"),
+                    "--json",
+                ],
+                check=True,
+                stdout=subprocess.PIPE,
+                text=True,
+            )  # its progress bar (stderr) stays visible
             summary = json.loads(evaluation.stdout)
             split = json.loads((out / "split.json").read_text())
-            results["rows"].append({
-                "method": method, "experiment": exp, "mean_success": summary["mean_success"],
-                "per_task": {t: r["success"] for t, r in summary["per_task"].items()},
-                "ci95": summary["ci95_pooled"], "episodes_per_task": args.episodes, "action_episodes": len(split["train"]),
-                "video_episodes": "all" if train_codes == "predicted" else 0, "preset": args.preset, "precision": args.precision,
-                # the forward model is part of the policy only where it predicts the codes
-                "train_seconds": round(seconds + (t_fwd if train_codes == "predicted" else 0), 1),
-                "forward_seconds": round(t_fwd, 1) if train_codes == "predicted" else 0,
-                "policy_ms_p50": summary["policy_ms_p50"], "policy_ms_p95": summary["policy_ms_p95"],
-            })
+            results["rows"].append(
+                {
+                    "method": method,
+                    "experiment": exp,
+                    "mean_success": summary["mean_success"],
+                    "per_task": {t: r["success"] for t, r in summary["per_task"].items()},
+                    "ci95": summary["ci95_pooled"],
+                    "episodes_per_task": args.episodes,
+                    "action_episodes": len(split["train"]),
+                    "video_episodes": "all" if train_codes == "predicted" else 0,
+                    "preset": args.preset,
+                    "precision": args.precision,
+                    # the forward model is part of the policy only where it predicts the codes
+                    "train_seconds": round(seconds + (t_fwd if train_codes == "predicted" else 0), 1),
+                    "forward_seconds": round(t_fwd, 1) if train_codes == "predicted" else 0,
+                    "policy_ms_p50": summary["policy_ms_p50"],
+                    "policy_ms_p95": summary["policy_ms_p95"],
+                }
+            )
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(results, indent=2) + "\n")  # after every row: partial results survive
     return results

@@ -63,12 +63,28 @@ def main() -> int:
     print("| runtime | forward p50 / p95 ms | inverse p50 / p95 ms | total p50 / p95 ms |")
     print("|---|---|---|---|")
     for rt in policies:
-        cells = [f"{stages[f'{rt}.{s}']['p50']:.1f} / {stages[f'{rt}.{s}']['p95']:.1f}" for s in ("forward_ms", "inverse_ms", "total_ms")]
+        cells = [
+            f"{stages[f'{rt}.{s}']['p50']:.1f} / {stages[f'{rt}.{s}']['p95']:.1f}"
+            for s in ("forward_ms", "inverse_ms", "total_ms")
+        ]
         print(f"| {rt} | {' | '.join(cells)} |")
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps({"checkpoint": str(a.checkpoint), "data": str(a.data), "code_decoding": "parallel",
-                                 "frames": frames, "identical_codes": same, "max_action_difference": worst,
-                                 "stages_ms": stages, "threads": 1}, indent=2) + "\n")
+    a.out.write_text(
+        json.dumps(
+            {
+                "checkpoint": str(a.checkpoint),
+                "data": str(a.data),
+                "code_decoding": "parallel",
+                "frames": frames,
+                "identical_codes": same,
+                "max_action_difference": worst,
+                "stages_ms": stages,
+                "threads": 1,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     return 0
 
 

@@ -28,12 +28,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import rclpy
+from node_graph import NodeProcess, Watcher, write_configs
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from amplify_ros.core.checkpoint import resolve
 from amplify_ros.data.bag_import import BagImportSettings, import_bags
-from node_graph import NodeProcess, Watcher, write_configs
 
 RESULTS = Path(__file__).parent / "results" / "soak.json"
 ACTIONS = ["ee_dx", "ee_dy", "ee_dz", "gripper"]
@@ -44,18 +44,50 @@ def graph(checkpoint: Path, rate: float, recordings: Path) -> dict[str, dict]:
     fps = json.loads((resolve(checkpoint) / "stats.json").read_text()).get("fps") or 80.0
     sim_time = {"use_sim_time": True}
     return {
-        "amplify_sim_bridge": {"module": "sim_bridge_node", "remappings": ["amplify_sim_bridge:amplify/command:=/sim/command"],
-                               "parameters": {"mode": "realtime", "rate": rate, "action_repeat": round(80.0 / fps),
-                                              "task": "button-press-topdown", "max_steps": 300, "image_qos": "reliable"}},
-        "amplify_policy": {"module": "policy_node", "remappings": ["amplify_policy:joint_states:=/ee_state"],
-                           "parameters": {**sim_time, "checkpoint": str(checkpoint), "image_qos": "reliable",
-                                          "state_names": ["ee_x", "ee_y", "ee_z", "gripper"], "action_names": ACTIONS,
-                                          "action_period": 1.0 / fps, "max_image_age": 0.5, "max_state_age": 0.1}},
-        "amplify_arm_output": {"module": "arm_output_node", "remappings": ["amplify_arm_output:arm/command:=/sim/command"],
-                               "parameters": {**sim_time, "enabled": True, "joint_names": ACTIONS, "period": 1.0 / fps,
-                                              "lower": [-1.0] * 4, "upper": [1.0] * 4, "max_image_age": 0.5}},
-        "amplify_recorder": {"module": "recorder_node", "remappings": ["amplify_recorder:joint_states:=/ee_state"],
-                             "parameters": {"mode": "teleop", "output_dir": str(recordings), "storage": "mcap"}},
+        "amplify_sim_bridge": {
+            "module": "sim_bridge_node",
+            "remappings": ["amplify_sim_bridge:amplify/command:=/sim/command"],
+            "parameters": {
+                "mode": "realtime",
+                "rate": rate,
+                "action_repeat": round(80.0 / fps),
+                "task": "button-press-topdown",
+                "max_steps": 300,
+                "image_qos": "reliable",
+            },
+        },
+        "amplify_policy": {
+            "module": "policy_node",
+            "remappings": ["amplify_policy:joint_states:=/ee_state"],
+            "parameters": {
+                **sim_time,
+                "checkpoint": str(checkpoint),
+                "image_qos": "reliable",
+                "state_names": ["ee_x", "ee_y", "ee_z", "gripper"],
+                "action_names": ACTIONS,
+                "action_period": 1.0 / fps,
+                "max_image_age": 0.5,
+                "max_state_age": 0.1,
+            },
+        },
+        "amplify_arm_output": {
+            "module": "arm_output_node",
+            "remappings": ["amplify_arm_output:arm/command:=/sim/command"],
+            "parameters": {
+                **sim_time,
+                "enabled": True,
+                "joint_names": ACTIONS,
+                "period": 1.0 / fps,
+                "lower": [-1.0] * 4,
+                "upper": [1.0] * 4,
+                "max_image_age": 0.5,
+            },
+        },
+        "amplify_recorder": {
+            "module": "recorder_node",
+            "remappings": ["amplify_recorder:joint_states:=/ee_state"],
+            "parameters": {"mode": "teleop", "output_dir": str(recordings), "storage": "mcap"},
+        },
     }
 
 
@@ -88,10 +120,15 @@ def sample(t: float, procs: dict[str, NodeProcess], driver: Driver) -> dict:
             row[name] = {"alive": False}
             continue
         diag = driver.diagnostics.get(name, {})
-        row[name] = {"alive": True, "rss_mb": round(proc.rss_mb(), 1), "cpu_pct": round(proc.cpu_percent(now), 1),
-                     "latency_p50_ms": _float(diag, "latency_p50_ms"), "latency_p95_ms": _float(diag, "latency_p95_ms"),
-                     "processed": _float(diag, "processed"),
-                     "dropped": {k.removeprefix("dropped_"): int(v) for k, v in diag.items() if k.startswith("dropped_")}}
+        row[name] = {
+            "alive": True,
+            "rss_mb": round(proc.rss_mb(), 1),
+            "cpu_pct": round(proc.cpu_percent(now), 1),
+            "latency_p50_ms": _float(diag, "latency_p50_ms"),
+            "latency_p95_ms": _float(diag, "latency_p95_ms"),
+            "processed": _float(diag, "processed"),
+            "dropped": {k.removeprefix("dropped_"): int(v) for k, v in diag.items() if k.startswith("dropped_")},
+        }
     return row
 
 
@@ -121,7 +158,9 @@ def series_chart(samples: list[dict], key: str, title: str, names: list[str]) ->
 
     for frac in (0.0, 0.5, 1.0):
         cv2.line(img, at(0, frac * y_max), at(t_max, frac * y_max), (225, 225, 225), 1)
-        cv2.putText(img, f"{frac * y_max:.0f}", (8, at(0, frac * y_max)[1] + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (90, 90, 90), 1)
+        cv2.putText(
+            img, f"{frac * y_max:.0f}", (8, at(0, frac * y_max)[1] + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (90, 90, 90), 1
+        )
     cv2.putText(img, title, (left, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1)
     cv2.putText(img, f"seconds (0-{t_max:.0f})", (w // 2 - 50, h - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
     for i, name in enumerate(names):
@@ -138,8 +177,9 @@ def import_recordings(recordings: Path, out: Path) -> list[dict]:
     settings = BagImportSettings(action_topic="/amplify/command")
     rows = []
     for bag, result in zip(bags, import_bags(bags, None, out, settings)):
-        rows.append({"bag": bag.name, "imported": bool(result.paths), "frames": result.frames,
-                     "error": result.error or None})
+        rows.append(
+            {"bag": bag.name, "imported": bool(result.paths), "frames": result.frames, "error": result.error or None}
+        )
     return rows
 
 
@@ -181,24 +221,39 @@ def run(args: argparse.Namespace, work: Path) -> dict:
         p95_0, p95_1 = (window_mean(samples, name, "latency_p95_ms", w) for w in (early, late))
         last = next((s[name] for s in reversed(samples) if s[name]["alive"]), {})
         processes[name] = {
-            "exits_during_run": [c for c in proc.exits], "rss_mb_early": rss0, "rss_mb_late": rss1,
+            "exits_during_run": [c for c in proc.exits],
+            "rss_mb_early": rss0,
+            "rss_mb_late": rss1,
             "rss_growth_pct": 100 * (rss1 / rss0 - 1) if rss0 and rss1 else None,
             "cpu_pct_mean": window_mean(samples, name, "cpu_pct", (early[0], seconds + 1)),
-            "latency_p95_ms_early": p95_0, "latency_p95_ms_late": p95_1,
+            "latency_p95_ms_early": p95_0,
+            "latency_p95_ms_late": p95_1,
             "latency_p95_change_pct": 100 * (p95_1 / p95_0 - 1) if p95_0 and p95_1 else None,
-            "processed": last.get("processed"), "dropped": last.get("dropped", {}),
+            "processed": last.get("processed"),
+            "dropped": last.get("dropped", {}),
         }
     imports = import_recordings(recordings, work / "imported")
-    return {"minutes": args.minutes, "rate_hz": args.rate, "checkpoint": str(args.checkpoint), "seconds": seconds,
-            "windows_s": [early, late], "processes": processes, "sim_episodes": len(episodes),
-            "sim_successes": sum(bool(e.get("success")) for e in episodes), "recorder_calls": recorder_calls,
-            "recordings": imports, "samples": samples}
+    return {
+        "minutes": args.minutes,
+        "rate_hz": args.rate,
+        "checkpoint": str(args.checkpoint),
+        "seconds": seconds,
+        "windows_s": [early, late],
+        "processes": processes,
+        "sim_episodes": len(episodes),
+        "sim_successes": sum(bool(e.get("success")) for e in episodes),
+        "recorder_calls": recorder_calls,
+        "recordings": imports,
+        "samples": samples,
+    }
 
 
 def verdict(result: dict) -> dict[str, bool]:
     procs = result["processes"]
     return {
-        "rss_growth_le_5pct": all(p["rss_growth_pct"] is not None and p["rss_growth_pct"] <= 5.0 for p in procs.values()),
+        "rss_growth_le_5pct": all(
+            p["rss_growth_pct"] is not None and p["rss_growth_pct"] <= 5.0 for p in procs.values()
+        ),
         "policy_p95_within_10pct": (procs["amplify_policy"]["latency_p95_change_pct"] or 0.0) <= 10.0
         and procs["amplify_policy"]["latency_p95_change_pct"] is not None,
         "no_process_exits": not any(p["exits_during_run"] for p in procs.values()),
@@ -211,7 +266,9 @@ def main() -> int:
     p.add_argument("--checkpoint", type=Path, default=Path("models/metaworld_small"))
     p.add_argument("--minutes", type=float, default=10.0)
     p.add_argument("--rate", type=float, default=30.0, help="camera frames (and commands) per second")
-    p.add_argument("--episode-seconds", type=float, default=60.0, help="recorder: stop and start a new episode this often")
+    p.add_argument(
+        "--episode-seconds", type=float, default=60.0, help="recorder: stop and start a new episode this often"
+    )
     p.add_argument("--domain", type=int, default=77, help="ROS_DOMAIN_ID of the graph")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args()
@@ -220,14 +277,24 @@ def main() -> int:
     result["targets"] = verdict(result)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     names = list(result["processes"])
-    chart = np.vstack([series_chart(result["samples"], "rss_mb", "RSS (MB) per process", names),
-                       series_chart(result["samples"], "latency_p95_ms", "callback latency p95 (ms)", names)])
+    chart = np.vstack(
+        [
+            series_chart(result["samples"], "rss_mb", "RSS (MB) per process", names),
+            series_chart(result["samples"], "latency_p95_ms", "callback latency p95 (ms)", names),
+        ]
+    )
     kept = {**result, "samples": result["samples"][::SAMPLES_KEPT_EVERY]}  # the chart has them all
     args.out.write_text(json.dumps(kept, indent=1) + "\n")
     cv2.imwrite(str(args.out.with_suffix(".png")), chart)
-    print(f"soak: {result['seconds']:.0f} s, {result['sim_episodes']} sim episodes ({result['sim_successes']} successes), "
-          f"{len(result['recordings'])} recordings; windows {result['windows_s']}")
-    print("| process | exits | RSS early MB | RSS late MB | growth % | CPU % | p95 early ms | p95 late ms | change % | processed | refused |")
+    print(
+        f"soak: {result['seconds']:.0f} s, "
+        f"{result['sim_episodes']} sim episodes ({result['sim_successes']} successes), "
+        f"{len(result['recordings'])} recordings; windows {result['windows_s']}"
+    )
+    print(
+        "| process | exits | RSS early MB | RSS late MB | growth % | CPU % "
+        "| p95 early ms | p95 late ms | change % | processed | refused |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
 
     def fmt(v: float | None) -> str:
@@ -235,9 +302,12 @@ def main() -> int:
 
     for name, r in result["processes"].items():
         refused = ", ".join(f"{k} {v}" for k, v in sorted(r["dropped"].items())) or "0"
-        print(f"| {name} | {len(r['exits_during_run'])} | {fmt(r['rss_mb_early'])} | {fmt(r['rss_mb_late'])} | "
-              f"{fmt(r['rss_growth_pct'])} | {fmt(r['cpu_pct_mean'])} | {fmt(r['latency_p95_ms_early'])} | "
-              f"{fmt(r['latency_p95_ms_late'])} | {fmt(r['latency_p95_change_pct'])} | {fmt(r['processed'])} | {refused} |")
+        print(
+            f"| {name} | {len(r['exits_during_run'])} | {fmt(r['rss_mb_early'])} | {fmt(r['rss_mb_late'])} | "
+            f"{fmt(r['rss_growth_pct'])} | {fmt(r['cpu_pct_mean'])} | {fmt(r['latency_p95_ms_early'])} | "
+            f"{fmt(r['latency_p95_ms_late'])} | {fmt(r['latency_p95_change_pct'])} | "
+            f"{fmt(r['processed'])} | {refused} |"
+        )
     print("targets: " + ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in result["targets"].items()))
     return 0 if all(result["targets"].values()) else 1
 

@@ -3,7 +3,8 @@ on the same data and steps, then measure reconstruction of moving points on its 
 windows (can it fit?) and on validation episodes (does it generalise?), with both decodings.
 
     .venv/bin/amplify-data generate --tasks avdc11 --episodes 3 --seed 5151 --action-repeat 4 --out data/small20
-    .venv/bin/python benchmarks/tokenizer_ablation.py --data data/small20 --runs runs/tok_ablation --variants fast,half_px
+    .venv/bin/python benchmarks/tokenizer_ablation.py --data data/small20 --runs runs/tok_ablation \\
+        --variants fast,half_px
 
 Each variant is a learning rate and `--set` overrides of the small preset (VARIANTS below);
 runs already there are resumed, so rerunning only evaluates. Results are merged into
@@ -37,14 +38,32 @@ VARIANTS: dict[str, dict] = {
     "image": dict(lr=2e-3, set=FAST + ["image_cond=true"]),
     "half_px_image": dict(lr=2e-3, set=FAST[:3] + ["class_px=0.5", "window=29", "image_cond=true"]),
     "image_moving": dict(lr=2e-3, set=FAST + ["image_cond=true", "moving_share=0.5"]),
-    "half_px_image_moving": dict(lr=2e-3, set=FAST[:3] + ["class_px=0.5", "window=29", "image_cond=true", "moving_share=0.5"]),
+    "half_px_image_moving": dict(
+        lr=2e-3, set=FAST[:3] + ["class_px=0.5", "window=29", "image_cond=true", "moving_share=0.5"]
+    ),
 }
 
 
 def command(name: str, args: argparse.Namespace) -> list[str]:
     v = VARIANTS[name]
-    cmd = ["amplify-train", "tokenizer", "--data", str(args.data), "--out", str(args.runs / name), "--max-steps", str(args.steps),
-           "--lr", str(v["lr"]), "--seed", "0", "--val-every", str(args.val_every), "--ckpt-every", str(args.val_every)]
+    cmd = [
+        "amplify-train",
+        "tokenizer",
+        "--data",
+        str(args.data),
+        "--out",
+        str(args.runs / name),
+        "--max-steps",
+        str(args.steps),
+        "--lr",
+        str(v["lr"]),
+        "--seed",
+        "0",
+        "--val-every",
+        str(args.val_every),
+        "--ckpt-every",
+        str(args.val_every),
+    ]
     for s in v["set"]:
         cmd += ["--set", s]
     return cmd
@@ -98,8 +117,14 @@ def main() -> int:
         results["variants"][name] = entry
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=1) + "\n")
-        print(f"| {name} | " + " | ".join(f"{entry[k]['moving_vs_zero_motion']:.2f}x"
-                                         for k in ("train_argmax", "train_expected", "val_argmax", "val_expected")) + " |")
+        print(
+            f"| {name} | "
+            + " | ".join(
+                f"{entry[k]['moving_vs_zero_motion']:.2f}x"
+                for k in ("train_argmax", "train_expected", "val_argmax", "val_expected")
+            )
+            + " |"
+        )
     return 0
 
 

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 import torch
 
 from amplify_ros.core.metrics import moving_tracks
@@ -41,8 +40,23 @@ CURVE_TAG = "val/moving_vs_zero_motion"
 
 
 def train_command(kind: str, args: argparse.Namespace, *extra: str) -> list[str]:
-    return ["amplify-train", kind, "--data", str(args.data), "--out", str(args.runs / kind), "--preset", args.preset,
-            "--holdout-tasks", args.holdout_tasks, "--max-steps", str(args.steps[kind]), "--val-every", "1000", *extra]
+    return [
+        "amplify-train",
+        kind,
+        "--data",
+        str(args.data),
+        "--out",
+        str(args.runs / kind),
+        "--preset",
+        args.preset,
+        "--holdout-tasks",
+        args.holdout_tasks,
+        "--max-steps",
+        str(args.steps[kind]),
+        "--val-every",
+        "1000",
+        *extra,
+    ]
 
 
 def train(cmd: list[str], run: Path) -> None:
@@ -54,9 +68,12 @@ def train(cmd: list[str], run: Path) -> None:
 def run_facts(run: Path, cmd: list[str]) -> dict:
     """How the run was made and what it cost, from its own logs."""
     rates = [v for _, v in scalar_curve(run, "train/samples_per_s")]
-    return {"command": " ".join(cmd), "train_seconds": round(training_seconds(run), 1),
-            "samples_per_s": round(statistics.median(rates), 1) if rates else None,
-            "curve": [(step, round(v, 4)) for step, v in scalar_curve(run, CURVE_TAG)]}
+    return {
+        "command": " ".join(cmd),
+        "train_seconds": round(training_seconds(run), 1),
+        "samples_per_s": round(statistics.median(rates), 1) if rates else None,
+        "curve": [(step, round(v, 4)) for step, v in scalar_curve(run, CURVE_TAG)],
+    }
 
 
 def line_chart(curves: dict[str, list[tuple[int, float]]], title: str) -> np.ndarray:
@@ -110,21 +127,36 @@ def main() -> int:
     p.add_argument("--max-samples", type=int, default=2000)
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args()
-    args.steps = {"tokenizer": args.tokenizer_steps, "forward": args.forward_steps, "track-baseline": args.baseline_steps}
+    args.steps = {
+        "tokenizer": args.tokenizer_steps,
+        "forward": args.forward_steps,
+        "track-baseline": args.baseline_steps,
+    }
 
     tok, fwd, atm = (args.runs / k for k in ("tokenizer", "forward", "track-baseline"))
-    commands = {"tokenizer": train_command("tokenizer", args), "forward": train_command("forward", args, "--tokenizer", str(tok)),
-                "track-baseline": train_command("track-baseline", args)}
+    commands = {
+        "tokenizer": train_command("tokenizer", args),
+        "forward": train_command("forward", args, "--tokenizer", str(tok)),
+        "track-baseline": train_command("track-baseline", args),
+    }
     for kind, run in (("tokenizer", tok), ("forward", fwd), ("track-baseline", atm)):
         train(commands[kind], run)
     split = Split.load(tok / "split.json")
     sets = {"heldout_episodes": split.val, "heldout_tasks": split.heldout_tasks}
-    rows = {"amplify": (fwd, "forward"), "atm_regression": (atm, "track-baseline"), "zero_motion": ("zero-motion", None),
-            "tokenizer_reconstruction": (tok, "tokenizer")}
-    results = {"data": f"{args.data.name}: amplify-data generate --tasks avdc11 --episodes 50 --seed 0 --action-repeat 4",
-               "preset": args.preset, "train_episodes": len(split.train), "holdout_tasks": args.holdout_tasks.split(","),
-               "moving": "tracks that get more than 1 px from their start in the window (core/metrics.moving_tracks)",
-               "rows": {}}
+    rows = {
+        "amplify": (fwd, "forward"),
+        "atm_regression": (atm, "track-baseline"),
+        "zero_motion": ("zero-motion", None),
+        "tokenizer_reconstruction": (tok, "tokenizer"),
+    }
+    results = {
+        "data": f"{args.data.name}: amplify-data generate --tasks avdc11 --episodes 50 --seed 0 --action-repeat 4",
+        "preset": args.preset,
+        "train_episodes": len(split.train),
+        "holdout_tasks": args.holdout_tasks.split(","),
+        "moving": "tracks that get more than 1 px from their start in the window (core/metrics.moving_tracks)",
+        "rows": {},
+    }
     datasets = {name: WindowDataset(args.data, episodes, progress=False) for name, episodes in sets.items() if episodes}
     predictors = {}
     for name, (ckpt, kind) in rows.items():
@@ -136,21 +168,34 @@ def main() -> int:
         results["rows"][name] = row
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
-    curves = {f"{k} (val episodes)": results["rows"][k]["curve"] for k in ("tokenizer_reconstruction", "amplify", "atm_regression")
-              if results["rows"][k].get("curve")}
+    curves = {
+        f"{k} (val episodes)": results["rows"][k]["curve"]
+        for k in ("tokenizer_reconstruction", "amplify", "atm_regression")
+        if results["rows"][k].get("curve")
+    }
     chart = line_chart(curves, "moving-point MSE / that of 'nothing moves', validation, by step")
     cv2.imwrite(str(args.out.with_name("track_prediction_curves.png")), chart[..., ::-1])
     if "heldout_tasks" in datasets:
-        overlay({k: predictors[k] for k in ("tokenizer_reconstruction", "amplify", "atm_regression")}, datasets["heldout_tasks"],
-                args.out.with_name("track_prediction_overlay.png"))
+        overlay(
+            {k: predictors[k] for k in ("tokenizer_reconstruction", "amplify", "atm_regression")},
+            datasets["heldout_tasks"],
+            args.out.with_name("track_prediction_overlay.png"),
+        )
 
-    print("| model | episodes | MSE | pixel acc | ΔAUC | δ_avg | moving: MSE | vs zero motion | pixel acc | ΔAUC | δ_avg |")
+    print(
+        "| model | episodes | MSE | pixel acc | ΔAUC | δ_avg "
+        "| moving: MSE | vs zero motion | pixel acc | ΔAUC | δ_avg |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, row in results["rows"].items():
         for set_name in datasets:
             m, mv = row[set_name], row[set_name]["moving"]
-            print(f"| {name} | {set_name} | {m['mse']:.5f} | {m['pixel_acc']:.3f} | {m['delta_auc']:.3f} | {m['delta_avg']:.3f} "
-                  f"| {mv['mse']:.5f} | {mv['vs_zero_motion']:.2f}x | {mv['pixel_acc']:.3f} | {mv['delta_auc']:.3f} | {mv['delta_avg']:.3f} |")
+            print(
+                f"| {name} | {set_name} | {m['mse']:.5f} | {m['pixel_acc']:.3f} "
+                f"| {m['delta_auc']:.3f} | {m['delta_avg']:.3f} "
+                f"| {mv['mse']:.5f} | {mv['vs_zero_motion']:.2f}x | {mv['pixel_acc']:.3f} "
+                f"| {mv['delta_auc']:.3f} | {mv['delta_avg']:.3f} |"
+            )
     print("| model | training time | samples/s |\n|---|---|---|")
     for name, row in results["rows"].items():
         if "train_seconds" in row:

@@ -86,7 +86,9 @@ def evaluate_backend(name: str, make, paths: list[Path], overlay_tasks: set[str]
     pooled_gt = Tracks(np.concatenate([g.points for g in gts]), np.concatenate([g.visible for g in gts]), "oracle")
     result = {"available": True, **compare(pooled_pred, pooled_gt, size)}
     if name == "oracle":  # reference: a "tracker" that never moves a point and sees everything
-        still = Tracks(np.broadcast_to(pooled_gt.points[:, :1], pooled_gt.points.shape), np.ones_like(pooled_gt.visible), "still")
+        still = Tracks(
+            np.broadcast_to(pooled_gt.points[:, :1], pooled_gt.points.shape), np.ones_like(pooled_gt.visible), "still"
+        )
         result["stand_still_reference"] = compare(still, pooled_gt, size)
     per_frame_ms = 1e3 * np.array(seconds)
     result.update(
@@ -97,7 +99,9 @@ def evaluate_backend(name: str, make, paths: list[Path], overlay_tasks: set[str]
     return result, tiles
 
 
-def overlay_tiles(task: str, frames: np.ndarray, pred: Tracks, gt: Tracks, size: tuple[int, int], count: int = 2) -> np.ndarray:
+def overlay_tiles(
+    task: str, frames: np.ndarray, pred: Tracks, gt: Tracks, size: tuple[int, int], count: int = 2
+) -> np.ndarray:
     """The ``count`` windows with the most true motion (at least a window apart), side by side."""
     motion = (true_motion_px(gt, size) * gt.visible).sum(axis=(1, 2))
     picks: list[int] = []
@@ -184,7 +188,11 @@ def print_table(summary: dict) -> None:
     print("|---|" + "---|" * len(names))
     for title, key, fmt in rows:
         cells = [
-            "n/a" if not summary[n]["available"] else "–" if n in ("oracle", "stand still") and key in TIMING else fmt.format(summary[n][key])
+            "n/a"
+            if not summary[n]["available"]
+            else "–"
+            if n in ("oracle", "stand still") and key in TIMING
+            else fmt.format(summary[n][key])
             for n in names
         ]
         print(f"| {title} | " + " | ".join(cells) + " |")

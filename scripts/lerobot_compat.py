@@ -43,16 +43,30 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from amplify_ros.data.dataset import list_episodes, prepare, episode_path  # noqa: E402
+from amplify_ros.data.dataset import episode_path, list_episodes, prepare  # noqa: E402
 from amplify_ros.data.episode import Episode, read_episode, write_episode  # noqa: E402
 from amplify_ros.data.lerobot_export import camera_key, export_lerobot, lerobot_actions  # noqa: E402
 from amplify_ros.data.lerobot_import import LeRobotImportSettings, import_lerobot  # noqa: E402
 from amplify_ros.data.manifest import DatasetManifest  # noqa: E402
 
 LEROBOT = "lerobot==0.4.4"
-SIDE_PACKAGES = ["torch==2.14.1", "torchvision==0.29.1", "pillow", "datasets>=4,<5", "pandas", "pyarrow",
-                 "huggingface-hub>=0.34.2,<0.36", "accelerate", "draccus==0.10.0", "jsonlines>=4,<5", "einops>=0.8,<0.9",
-                 "deepdiff>=7,<9", "termcolor", "packaging>=24.2,<26", "av>=15,<16"]
+SIDE_PACKAGES = [
+    "torch==2.14.1",
+    "torchvision==0.29.1",
+    "pillow",
+    "datasets>=4,<5",
+    "pandas",
+    "pyarrow",
+    "huggingface-hub>=0.34.2,<0.36",
+    "accelerate",
+    "draccus==0.10.0",
+    "jsonlines>=4,<5",
+    "einops>=0.8,<0.9",
+    "deepdiff>=7,<9",
+    "termcolor",
+    "packaging>=24.2,<26",
+    "av>=15,<16",
+]
 NO_DEPS = [LEROBOT, "torchcodec==0.14.0"]
 
 # Runs in the side venv: every frame of the dataset as LeRobot returns it, saved to an npz.
@@ -62,7 +76,8 @@ from lerobot.datasets.lerobot_dataset import LeRobotDataset
 root, out = sys.argv[1], sys.argv[2]
 ds = LeRobotDataset("local/amplify_export", root=root)
 keys = ds.meta.video_keys
-cols = {k: [] for k in ["timestamp", "frame_index", "episode_index", "index", "task_index", "observation.state", "action", *keys]}
+cols = {k: [] for k in ["timestamp", "frame_index", "episode_index", "index", "task_index",
+                        "observation.state", "action", *keys]}
 tasks = []
 for i in range(len(ds)):
     item = ds[i]
@@ -102,12 +117,18 @@ def synthetic(root: Path, episodes: int = 6, frames: int = 40, size: int = 96) -
         for t in range(frames):
             img = np.stack([xx * 255 // size, yy * 255 // size, np.full_like(xx, 60 + 10 * e)], -1)
             x = 5 + t * (size - 30) // frames
-            img[30:50, x:x + 20] = (230, 40, 40)
+            img[30:50, x : x + 20] = (230, 40, 40)
             images[t] = img
-        ep = Episode(task="push" if e % 2 else "reach", sentence="push the block" if e % 2 else "reach the goal",
-                     images={"corner": images}, fps=20.0, proprio=rng.normal(size=(frames, 4)).astype(np.float32),
-                     actions=rng.uniform(-1, 1, (frames - 1, 4)).astype(np.float32), env="synthetic",
-                     info={"proprio": ["x", "y", "z", "gripper"], "actions": ["dx", "dy", "dz", "grip"]})
+        ep = Episode(
+            task="push" if e % 2 else "reach",
+            sentence="push the block" if e % 2 else "reach the goal",
+            images={"corner": images},
+            fps=20.0,
+            proprio=rng.normal(size=(frames, 4)).astype(np.float32),
+            actions=rng.uniform(-1, 1, (frames - 1, 4)).astype(np.float32),
+            env="synthetic",
+            info={"proprio": ["x", "y", "z", "gripper"], "actions": ["dx", "dy", "dz", "grip"]},
+        )
         write_episode(episode_path(root, ep.task, e), ep)
     return root
 
@@ -126,30 +147,50 @@ def compare_lerobot(ours: list[Episode], frames: dict[str, np.ndarray], tasks: l
     for e, ep in enumerate(ours):
         t = ep.num_frames
         sl = slice(row, row + t)
-        index_ok &= bool(np.array_equal(frames["episode_index"][sl], np.full(t, e)) and
-                         np.array_equal(frames["frame_index"][sl], np.arange(t)) and
-                         np.array_equal(frames["index"][sl], np.arange(row, row + t)))
-        ts_diff = max(ts_diff, float(np.abs(frames["timestamp"][sl] - (np.arange(t) / ep.fps).astype(np.float32)).max()))
+        index_ok &= bool(
+            np.array_equal(frames["episode_index"][sl], np.full(t, e))
+            and np.array_equal(frames["frame_index"][sl], np.arange(t))
+            and np.array_equal(frames["index"][sl], np.arange(row, row + t))
+        )
+        ts_diff = max(
+            ts_diff, float(np.abs(frames["timestamp"][sl] - (np.arange(t) / ep.fps).astype(np.float32)).max())
+        )
         state_diff = max(state_diff, float(np.abs(frames["observation.state"][sl] - ep.proprio).max()))
         action_diff = max(action_diff, float(np.abs(frames["action"][sl] - lerobot_actions(ep)).max()))
         task_ok &= all(s == ep.sentence for s in tasks[sl])
         for cam in ep.cameras:
             psnrs += [psnr(a, b) for a, b in zip(frames[camera_key(cam)][sl], ep.images[cam])]
         row += t
-    return {"frames_compared": row, "episodes": len(ours), "max_state_abs_diff": state_diff,
-            "max_action_abs_diff": action_diff, "max_timestamp_abs_diff": ts_diff, "indices_exact": index_ok,
-            "tasks_exact": task_ok, "image_psnr_db": {"min": min(psnrs), "mean": float(np.mean(psnrs))}}
+    return {
+        "frames_compared": row,
+        "episodes": len(ours),
+        "max_state_abs_diff": state_diff,
+        "max_action_abs_diff": action_diff,
+        "max_timestamp_abs_diff": ts_diff,
+        "indices_exact": index_ok,
+        "tasks_exact": task_ok,
+        "image_psnr_db": {"min": min(psnrs), "mean": float(np.mean(psnrs))},
+    }
 
 
 def compare_round_trip(ours: list[Episode], back: list[Episode]) -> dict:
     psnrs = []
     exact = len(ours) == len(back)
     for a, b in zip(ours, back):
-        exact &= (a.sentence == b.sentence and a.num_frames == b.num_frames and np.array_equal(a.proprio, b.proprio)
-                  and np.array_equal(a.actions, b.actions) and a.fps == b.fps and a.cameras == b.cameras)
+        exact &= (
+            a.sentence == b.sentence
+            and a.num_frames == b.num_frames
+            and np.array_equal(a.proprio, b.proprio)
+            and np.array_equal(a.actions, b.actions)
+            and a.fps == b.fps
+            and a.cameras == b.cameras
+        )
         psnrs += [psnr(x, y) for cam in a.cameras for x, y in zip(a.images[cam], b.images[cam])]
-    return {"episodes": len(back), "state_action_task_fps_exact": bool(exact),
-            "image_psnr_db": {"min": min(psnrs), "mean": float(np.mean(psnrs))}}
+    return {
+        "episodes": len(back),
+        "state_action_task_fps_exact": bool(exact),
+        "image_psnr_db": {"min": min(psnrs), "mean": float(np.mean(psnrs))},
+    }
 
 
 def main() -> int:
@@ -169,21 +210,37 @@ def main() -> int:
         exported = export_lerobot(source, work / "lerobot", codec=args.vcodec)
         export_s = time.perf_counter() - start
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-        run = subprocess.run([str(python), "-c", LOADER, str(work / "lerobot"), str(work / "frames.npz")],
-                             capture_output=True, text=True, env=env)
+        run = subprocess.run(
+            [str(python), "-c", LOADER, str(work / "lerobot"), str(work / "frames.npz")],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         if run.returncode != 0:
             sys.exit(f"LeRobot failed to load the export:\n{run.stderr[-3000:]}")
         loaded = json.loads(run.stdout.strip().splitlines()[-1])
         frames = dict(np.load(work / "frames.npz"))
         cams = tuple(camera_key(c) for c in ours[0].cameras)
-        list(import_lerobot(work / "lerobot", work / "back", LeRobotImportSettings(cams, fps=ours[0].fps, size=ours[0].images[ours[0].cameras[0]].shape[1])))
+        list(
+            import_lerobot(
+                work / "lerobot",
+                work / "back",
+                LeRobotImportSettings(cams, fps=ours[0].fps, size=ours[0].images[ours[0].cameras[0]].shape[1]),
+            )
+        )
         back = [read_episode(p) for p in list_episodes(work / "back")]
         back.sort(key=lambda ep: ep.info["source_episode"])
         result = {
             "dataset": "synthetic" if args.dataset is None else os.path.relpath(source.absolute(), REPO),
-            "codec": exported.codec, "export_seconds": round(export_s, 2),
-            "lerobot": {"version": loaded["lerobot"], "video_backend": loaded["backend"], "fps": loaded["fps"],
-                        "episodes": loaded["episodes"], "frames": loaded["frames"]},
+            "codec": exported.codec,
+            "export_seconds": round(export_s, 2),
+            "lerobot": {
+                "version": loaded["lerobot"],
+                "video_backend": loaded["backend"],
+                "fps": loaded["fps"],
+                "episodes": loaded["episodes"],
+                "frames": loaded["frames"],
+            },
             "lerobot_vs_ours": compare_lerobot(ours, frames, loaded["tasks"]),
             "round_trip_ours_lerobot_ours": compare_round_trip(ours, back),
         }

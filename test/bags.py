@@ -31,7 +31,9 @@ def _t(name: str):
 
 
 def header(stamp: int, frame: str = ""):
-    return _t("std_msgs/msg/Header")(stamp=_t("builtin_interfaces/msg/Time")(sec=stamp // 10**9, nanosec=stamp % 10**9), frame_id=frame)
+    return _t("std_msgs/msg/Header")(
+        stamp=_t("builtin_interfaces/msg/Time")(sec=stamp // 10**9, nanosec=stamp % 10**9), frame_id=frame
+    )
 
 
 def serialize(msg, msgtype: str) -> bytes:
@@ -41,7 +43,15 @@ def serialize(msg, msgtype: str) -> bytes:
 def image(stamp: int, value: int, width: int = 40, height: int = 30, encoding: str = "rgb8") -> bytes:
     channels = 1 if encoding == "mono8" else 3
     data = np.full(height * width * channels, value, np.uint8)
-    msg = _t(IMAGE)(header=header(stamp, "cam"), height=height, width=width, encoding=encoding, is_bigendian=0, step=width * channels, data=data)
+    msg = _t(IMAGE)(
+        header=header(stamp, "cam"),
+        height=height,
+        width=width,
+        encoding=encoding,
+        is_bigendian=0,
+        step=width * channels,
+        data=data,
+    )
     return serialize(msg, IMAGE)
 
 
@@ -53,7 +63,9 @@ def compressed(stamp: int, value: int, fmt: str = "jpeg") -> bytes:
 
 def joint_state(stamp: int, names: list[str], positions: list[float]) -> bytes:
     n = len(names)
-    msg = _t(JOINT_STATE)(header=header(stamp), name=names, position=np.array(positions, float), velocity=np.zeros(n), effort=np.zeros(n))
+    msg = _t(JOINT_STATE)(
+        header=header(stamp), name=names, position=np.array(positions, float), velocity=np.zeros(n), effort=np.zeros(n)
+    )
     return serialize(msg, JOINT_STATE)
 
 
@@ -61,7 +73,12 @@ def trajectory(stamp: int, names: list[str], positions: list[float]) -> bytes:
     duration = _t("builtin_interfaces/msg/Duration")(sec=0, nanosec=100_000_000)
     empty = np.zeros(0)
     point = _t("trajectory_msgs/msg/JointTrajectoryPoint")(
-        positions=np.array(positions, float), velocities=empty, accelerations=empty, effort=empty, time_from_start=duration)
+        positions=np.array(positions, float),
+        velocities=empty,
+        accelerations=empty,
+        effort=empty,
+        time_from_start=duration,
+    )
     return serialize(_t(TRAJECTORY)(header=header(stamp), joint_names=names, points=[point]), TRAJECTORY)
 
 
@@ -88,8 +105,14 @@ def seconds(stamp: int) -> float:
     return (stamp - T0) / 1e9
 
 
-def recording(duration: float = 3.0, camera_hz: float = 30, state_hz: float = 200, action_hz: float = 10,
-              action: str = TRAJECTORY, task: str | None = "stack the red block") -> list[Message]:
+def recording(
+    duration: float = 3.0,
+    camera_hz: float = 30,
+    state_hz: float = 200,
+    action_hz: float = 10,
+    action: str = TRAJECTORY,
+    task: str | None = "stack the red block",
+) -> list[Message]:
     """A teleoperation-like recording, in arrival order. Camera and joint states carry header
     stamps and arrive LATENCY later; trajectories are stamped 0 ("now"), so their arrival
     time counts; arrays have no header."""
@@ -97,7 +120,14 @@ def recording(duration: float = 3.0, camera_hz: float = 30, state_hz: float = 20
     for k, s in enumerate(stamps(duration, camera_hz)):
         msgs.append(("/camera/image_raw", IMAGE, image(s, k % 250), s + LATENCY))
     for s in stamps(duration, state_hz, offset=0.001):
-        msgs.append(("/joint_states", JOINT_STATE, joint_state(s, JOINTS + ["gripper"], [seconds(s), -seconds(s), 0.5]), s + LATENCY))
+        msgs.append(
+            (
+                "/joint_states",
+                JOINT_STATE,
+                joint_state(s, JOINTS + ["gripper"], [seconds(s), -seconds(s), 0.5]),
+                s + LATENCY,
+            )
+        )
     for s in stamps(duration, action_hz, offset=0.02):
         t = seconds(s)
         data = {

@@ -27,7 +27,19 @@ def short_dataset(tmp_path_factory) -> Path:
     from amplify_ros.train.data_cli import main
 
     root = tmp_path_factory.mktemp("short") / "ds"
-    argv = ["generate", "--tasks", "button-press-topdown", "--episodes", "2", "--out", str(root), "--max-steps", "6", "--image-size", "64"]
+    argv = [
+        "generate",
+        "--tasks",
+        "button-press-topdown",
+        "--episodes",
+        "2",
+        "--out",
+        str(root),
+        "--max-steps",
+        "6",
+        "--image-size",
+        "64",
+    ]
     assert main(argv) == 0
     return root
 

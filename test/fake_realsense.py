@@ -7,17 +7,20 @@ from pathlib import Path
 
 import numpy as np
 import pyrealsense2 as rs
+from bags import write_messages
 from rosbags.rosbag1 import Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
-
-from bags import write_messages
 
 SERIAL = "000123456789"
 START_MS = 1_700_000_000_000.5  # an epoch time in ms, like global-time stamps
 
 
-def intrinsics(width: int, height: int, model: rs.distortion = rs.distortion.brown_conrady,
-               coeffs: tuple[float, ...] = (0.1, -0.25, 0.001, -0.002, 0.05)) -> rs.intrinsics:
+def intrinsics(
+    width: int,
+    height: int,
+    model: rs.distortion = rs.distortion.brown_conrady,
+    coeffs: tuple[float, ...] = (0.1, -0.25, 0.001, -0.002, 0.05),
+) -> rs.intrinsics:
     intr = rs.intrinsics()
     intr.width, intr.height = width, height
     intr.fx, intr.fy, intr.ppx, intr.ppy = 0.9 * width, 0.95 * width, width / 2 - 0.25, height / 2 + 0.5
@@ -35,8 +38,14 @@ class FakeRealSense:
     mode), and with ``depth`` a z16 stream of the first mode, with the same intrinsics and no offset
     from colour, so aligned depth equals the pushed depth wherever rs.align fills it in."""
 
-    def __init__(self, sizes=((64, 48), (32, 24)), rates=(30, 15), depth: bool = False,
-                 model: rs.distortion = rs.distortion.brown_conrady, depth_units: float = 0.001) -> None:
+    def __init__(
+        self,
+        sizes=((64, 48), (32, 24)),
+        rates=(30, 15),
+        depth: bool = False,
+        model: rs.distortion = rs.distortion.brown_conrady,
+        depth_units: float = 0.001,
+    ) -> None:
         self.device = rs.software_device()
         self.device.register_info(rs.camera_info.name, "Intel RealSense D435 (software)")
         self.device.register_info(rs.camera_info.serial_number, SERIAL)
@@ -44,9 +53,13 @@ class FakeRealSense:
         self.intrinsics = intrinsics(*sizes[0], model)
         self._color_sensor = self.device.add_sensor("RGB Camera")
         uid = iter(range(1, 100))
-        profiles = [self._color_sensor.add_video_stream(self._stream(rs.stream.color, rs.format.rgb8, 3, (w, h), fps,
-                                                                     next(uid), intrinsics(w, h, model)))
-                    for w, h in sizes for fps in rates]
+        profiles = [
+            self._color_sensor.add_video_stream(
+                self._stream(rs.stream.color, rs.format.rgb8, 3, (w, h), fps, next(uid), intrinsics(w, h, model))
+            )
+            for w, h in sizes
+            for fps in rates
+        ]
         self._color = profiles[0].as_video_stream_profile()
         self._depth_units = depth_units
         if depth:
@@ -66,8 +79,12 @@ class FakeRealSense:
         s.width, s.height, s.fps, s.intrinsics = *size, fps, intr
         return s
 
-    def push(self, color: np.ndarray, depth: np.ndarray | None = None,
-             domain: rs.timestamp_domain = rs.timestamp_domain.global_time) -> float:
+    def push(
+        self,
+        color: np.ndarray,
+        depth: np.ndarray | None = None,
+        domain: rs.timestamp_domain = rs.timestamp_domain.global_time,
+    ) -> float:
         """The next frame (numbers count from 1, stamps are START_MS + 32 ms per frame: exact in
         float64) in the first mode; depth (H, W) uint16 in ``depth_units``. Returns the stamp (ms)."""
         self.count += 1
@@ -90,7 +107,9 @@ def write_bag(path: Path, images: list[np.ndarray], fps: int = 30) -> tuple[list
     moved to ROS 2 .db3), written with rosbags: the messages librealsense's bag reader needs and
     no more. Returns the frames' stamps (ms, global time) and the stream's intrinsics."""
     store = get_typestore(Stores.ROS1_NOETIC)
-    store.register(get_types_from_msg("uint32 fps\nstring encoding\nbool is_recommended\n", "realsense_msgs/msg/StreamInfo"))
+    store.register(
+        get_types_from_msg("uint32 fps\nstring encoding\nbool is_recommended\n", "realsense_msgs/msg/StreamInfo")
+    )
     T = store.types
     height, width = images[0].shape[:2]
     intr = intrinsics(width, height)
@@ -99,30 +118,63 @@ def write_bag(path: Path, images: list[np.ndarray], fps: int = 30) -> tuple[list
 
     def header(seq: int, stamp_ms: float):
         ns = stamp_ns(stamp_ms)
-        return T["std_msgs/msg/Header"](seq=seq, stamp=T["builtin_interfaces/msg/Time"](sec=ns // 10**9, nanosec=ns % 10**9),
-                                        frame_id="")
+        return T["std_msgs/msg/Header"](
+            seq=seq, stamp=T["builtin_interfaces/msg/Time"](sec=ns // 10**9, nanosec=ns % 10**9), frame_id=""
+        )
+
     messages = [
         ("/file_version", T["std_msgs/msg/UInt32"](data=4), static),
         ("/device_0/info", T["diagnostic_msgs/msg/KeyValue"](key="Name", value="Intel RealSense D435 (bag)"), static),
         ("/device_0/info", T["diagnostic_msgs/msg/KeyValue"](key="Serial Number", value=SERIAL), static),
         ("/device_0/sensor_0/info", T["diagnostic_msgs/msg/KeyValue"](key="Name", value="RGB Camera"), static),
         (f"{stream}/info", T["realsense_msgs/msg/StreamInfo"](fps=fps, encoding="rgb8", is_recommended=True), static),
-        (f"{stream}/info/camera_info", T["sensor_msgs/msg/CameraInfo"](
-            header=header(0, START_MS), height=height, width=width, distortion_model="Brown Conrady",
-            D=np.array(intr.coeffs, float), K=np.array([intr.fx, 0, intr.ppx, 0, intr.fy, intr.ppy, 0, 0, 1.0]),
-            R=np.eye(3).ravel(), P=np.zeros(12), binning_x=0, binning_y=0,
-            roi=T["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0, do_rectify=False)),
-         static),
+        (
+            f"{stream}/info/camera_info",
+            T["sensor_msgs/msg/CameraInfo"](
+                header=header(0, START_MS),
+                height=height,
+                width=width,
+                distortion_model="Brown Conrady",
+                D=np.array(intr.coeffs, float),
+                K=np.array([intr.fx, 0, intr.ppx, 0, intr.fy, intr.ppy, 0, 0, 1.0]),
+                R=np.eye(3).ravel(),
+                P=np.zeros(12),
+                binning_x=0,
+                binning_y=0,
+                roi=T["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0, do_rectify=False),
+            ),
+            static,
+        ),
     ]
     stamps = [START_MS + 32.0 * n for n in range(1, len(images) + 1)]
     for n, (image, stamp_ms) in enumerate(zip(images, stamps), 1):
         at = n * 10**9 // fps
-        messages.append((f"{stream}/image/data", T["sensor_msgs/msg/Image"](
-            header=header(n, stamp_ms), height=height, width=width, encoding="rgb8", is_bigendian=0, step=width * 3,
-            data=np.ascontiguousarray(image).ravel()), at))
-        messages.append((f"{stream}/image/metadata",  # read at the image's bag time
-                         T["diagnostic_msgs/msg/KeyValue"](key="timestamp_domain", value="Global Time"), at))
+        messages.append(
+            (
+                f"{stream}/image/data",
+                T["sensor_msgs/msg/Image"](
+                    header=header(n, stamp_ms),
+                    height=height,
+                    width=width,
+                    encoding="rgb8",
+                    is_bigendian=0,
+                    step=width * 3,
+                    data=np.ascontiguousarray(image).ravel(),
+                ),
+                at,
+            )
+        )
+        messages.append(
+            (
+                f"{stream}/image/metadata",  # read at the image's bag time
+                T["diagnostic_msgs/msg/KeyValue"](key="timestamp_domain", value="Global Time"),
+                at,
+            )
+        )
     with Writer(path) as bag:
-        write_messages(bag, [(topic, msg.__msgtype__, store.serialize_ros1(msg, msg.__msgtype__), at)
-                             for topic, msg, at in messages], store)
+        write_messages(
+            bag,
+            [(topic, msg.__msgtype__, store.serialize_ros1(msg, msg.__msgtype__), at) for topic, msg, at in messages],
+            store,
+        )
     return stamps, intr

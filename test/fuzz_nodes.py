@@ -59,17 +59,25 @@ class TopicReport:
     errors: list[str] = field(default_factory=list)  # first few exceptions, and faults that got through
 
     def as_dict(self) -> dict:
-        return {"node": self.node, "topic": self.topic, "sent": self.sent, "exits": self.exits,
-                "published_from_malformed": self.published_from_malformed, "uncounted": self.uncounted,
-                "accepted_by_design": self.accepted_by_design, "valid_sent": self.valid_sent,
-                "valid_processed": self.valid_processed, "refusals": dict(sorted(self.refusals.items())),
-                "errors": self.errors[:5]}
+        return {
+            "node": self.node,
+            "topic": self.topic,
+            "sent": self.sent,
+            "exits": self.exits,
+            "published_from_malformed": self.published_from_malformed,
+            "uncounted": self.uncounted,
+            "accepted_by_design": self.accepted_by_design,
+            "valid_sent": self.valid_sent,
+            "valid_processed": self.valid_processed,
+            "refusals": dict(sorted(self.refusals.items())),
+            "errors": self.errors[:5],
+        }
 
 
 class Fuzzer:
-    def __init__(self, node: Node, outputs: list[str], seed: int = 0, shape: Shape = Shape()) -> None:
+    def __init__(self, node: Node, outputs: list[str], seed: int = 0, shape: Shape | None = None) -> None:
         self.node = node
-        self.shape = shape
+        self.shape = Shape() if shape is None else shape
         self.rng = np.random.default_rng(seed)
         self.published: list[tuple[str, Any]] = []
         for pub in node.publishers:
@@ -138,6 +146,7 @@ def stamp_clock(start: float | None = None, step: float = 0.5) -> Callable[[], i
         else:
             last[0] = int(start * 1e9) if not last[0] else last[0] + int(step * 1e9)
         return last[0]
+
     return next_stamp
 
 
@@ -149,12 +158,15 @@ def header_ns(msg: Any) -> int:
 NAMES = list(Shape().joints)  # policy proprio, as test/tiny.py's checkpoints take it
 JOINTS = list(Shape().actions)  # arm_output_node's command values
 MODEL_OUTPUTS = ["amplify/action_chunk", "amplify/command", "amplify/motion_tokens", "amplify/predicted_tracks"]
-PAST = 3_000.0  # model nodes' valid stamps start this long ago, 0.25 s apart (> max_state_age): no state pairs with another trial's image
+# model nodes' valid stamps start this long ago, 0.25 s apart (> max_state_age): no state pairs
+# with another trial's image
+PAST = 3_000.0
 
 
-def _valid(kind: str, rng: np.random.Generator, shape: Shape = Shape()):
+def _valid(kind: str, rng: np.random.Generator, shape: Shape | None = None):
     from amplify_ros.nodes.malformed_msgs import VALID
 
+    shape = Shape() if shape is None else shape
     return lambda ns: VALID[kind](ns, shape, rng)
 
 
@@ -168,74 +180,152 @@ def node_specs(name: str, checkpoints: dict[str, Any]) -> tuple[Node, list[str],
     image, state, tokens = _valid("image", rng), _valid("joint_state", rng), _valid("tokens", rng)
     trajectory, twist, raw = _valid("trajectory", rng), _valid("twist", rng), _valid("raw_frame", rng)
     past = stamp_clock(time.time() - PAST, step=0.25)
-    model = [Parameter("checkpoint", value=str(checkpoints.get("amplify", ""))), Parameter("state_names", value=NAMES),
-             Parameter("max_image_age", value=3600.0), Parameter("publish_tracks", value=False)]
+    model = [
+        Parameter("checkpoint", value=str(checkpoints.get("amplify", ""))),
+        Parameter("state_names", value=NAMES),
+        Parameter("max_image_age", value=3600.0),
+        Parameter("publish_tracks", value=False),
+    ]
     if name == "policy_node":
         from amplify_ros.nodes.policy_node import PolicyNode
 
         node = PolicyNode(parameter_overrides=model)
         node.acting.on_task(String(data="press the button"))
-        specs = [TopicFuzz("camera/image_raw", "image", context=lambda ns: [("joint_states", state(ns))],
-                           alive=lambda ns: [("joint_states", state(ns)), ("camera/image_raw", image(ns))]),
-                 TopicFuzz("joint_states", "joint_state", follow=lambda ns, m: [("camera/image_raw", image(ns))],
-                           alive=lambda ns: [("joint_states", state(ns)), ("camera/image_raw", image(ns))])]
+        specs = [
+            TopicFuzz(
+                "camera/image_raw",
+                "image",
+                context=lambda ns: [("joint_states", state(ns))],
+                alive=lambda ns: [("joint_states", state(ns)), ("camera/image_raw", image(ns))],
+            ),
+            TopicFuzz(
+                "joint_states",
+                "joint_state",
+                follow=lambda ns, m: [("camera/image_raw", image(ns))],
+                alive=lambda ns: [("joint_states", state(ns)), ("camera/image_raw", image(ns))],
+            ),
+        ]
         return node, MODEL_OUTPUTS, specs, past
     if name == "forward_node":
         from amplify_ros.nodes.forward_node import ForwardNode
 
         node = ForwardNode(parameter_overrides=[model[0], model[2], model[3]])
         node.on_task(String(data="press the button"))
-        return node, MODEL_OUTPUTS, [TopicFuzz("camera/image_raw", "image", alive=lambda ns: [("camera/image_raw", image(ns))])], past
+        return (
+            node,
+            MODEL_OUTPUTS,
+            [TopicFuzz("camera/image_raw", "image", alive=lambda ns: [("camera/image_raw", image(ns))])],
+            past,
+        )
     if name == "inverse_node":
         from amplify_ros.nodes.inverse_node import InverseNode
 
         node = InverseNode(parameter_overrides=model[:3])
         node.acting.on_task(String(data="press the button"))
-        whole = lambda ns: [("joint_states", state(ns)), ("camera/image_raw", image(ns)), ("amplify/motion_tokens", tokens(ns))]  # noqa: E731
-        specs = [TopicFuzz("camera/image_raw", "image", context=lambda ns: [("joint_states", state(ns))],
-                           follow=lambda ns, m: [("amplify/motion_tokens", tokens(header_ns(m)))], alive=whole),
-                 TopicFuzz("joint_states", "joint_state", follow=lambda ns, m: [("camera/image_raw", image(ns)),
-                                                                                ("amplify/motion_tokens", tokens(ns))], alive=whole),
-                 TopicFuzz("amplify/motion_tokens", "tokens", context=lambda ns: [("joint_states", state(ns)),
-                                                                                  ("camera/image_raw", image(ns))], alive=whole)]
+
+        def whole(ns):
+            return [
+                ("joint_states", state(ns)),
+                ("camera/image_raw", image(ns)),
+                ("amplify/motion_tokens", tokens(ns)),
+            ]
+
+        specs = [
+            TopicFuzz(
+                "camera/image_raw",
+                "image",
+                context=lambda ns: [("joint_states", state(ns))],
+                follow=lambda ns, m: [("amplify/motion_tokens", tokens(header_ns(m)))],
+                alive=whole,
+            ),
+            TopicFuzz(
+                "joint_states",
+                "joint_state",
+                follow=lambda ns, m: [("camera/image_raw", image(ns)), ("amplify/motion_tokens", tokens(ns))],
+                alive=whole,
+            ),
+            TopicFuzz(
+                "amplify/motion_tokens",
+                "tokens",
+                context=lambda ns: [("joint_states", state(ns)), ("camera/image_raw", image(ns))],
+                alive=whole,
+            ),
+        ]
         return node, MODEL_OUTPUTS, specs, past
     if name == "tracker_node":
         from amplify_ros.nodes.tracker_node import TrackerNode
 
         node = TrackerNode(parameter_overrides=[Parameter("image_size", value=32)])
         # frames stamped long ago are normal here (a bag replayed, simulation time from 0): tracked by design
-        return node, ["amplify/tracks"], [TopicFuzz("camera/image_raw", "image", alive=lambda ns: [("camera/image_raw", image(ns))],
-                                                    accepted=("past_stamp",))], past
+        return (
+            node,
+            ["amplify/tracks"],
+            [
+                TopicFuzz(
+                    "camera/image_raw",
+                    "image",
+                    alive=lambda ns: [("camera/image_raw", image(ns))],
+                    accepted=("past_stamp",),
+                )
+            ],
+            past,
+        )
     if name == "arm_output_node":
         from amplify_ros.nodes.arm_output_node import ArmOutputNode
 
-        node = ArmOutputNode(parameter_overrides=[Parameter("joint_names", value=JOINTS), Parameter("state_names", value=JOINTS),
-                                                  Parameter("lower", value=[-1.0] * 3), Parameter("upper", value=[1.0] * 3),
-                                                  Parameter("output_type", value="float64_array"), Parameter("enabled", value=True)])
+        node = ArmOutputNode(
+            parameter_overrides=[
+                Parameter("joint_names", value=JOINTS),
+                Parameter("state_names", value=JOINTS),
+                Parameter("lower", value=[-1.0] * 3),
+                Parameter("upper", value=[1.0] * 3),
+                Parameter("output_type", value="float64_array"),
+                Parameter("enabled", value=True),
+            ]
+        )
         arm_state = lambda ns: state(ns).__class__(header=state(ns).header, name=JOINTS, position=[0.0] * 3)  # noqa: E731
         fresh = lambda ns: [("joint_states", arm_state(ns)), ("amplify/command", trajectory(ns))]  # noqa: E731
-        specs = [TopicFuzz("amplify/command", "trajectory", context=lambda ns: [("joint_states", arm_state(ns))], alive=fresh),
-                 TopicFuzz("joint_states", "joint_state", alive=fresh)]
+        specs = [
+            TopicFuzz(
+                "amplify/command", "trajectory", context=lambda ns: [("joint_states", arm_state(ns))], alive=fresh
+            ),
+            TopicFuzz("joint_states", "joint_state", alive=fresh),
+        ]
         return node, ["arm/command"], specs, stamp_clock()
     if name == "teleop_node":
         from amplify_ros.nodes.teleop_node import TeleopNode
 
         node = TeleopNode(parameter_overrides=[Parameter("input_type", value="twist_stamped")])
         stamped = _valid("twist_stamped", rng)
-        return node, ["amplify/command"], [TopicFuzz("cmd_vel", "twist_stamped", alive=lambda ns: [("cmd_vel", stamped(ns))])], stamp_clock()
+        return (
+            node,
+            ["amplify/command"],
+            [TopicFuzz("cmd_vel", "twist_stamped", alive=lambda ns: [("cmd_vel", stamped(ns))])],
+            stamp_clock(),
+        )
     if name == "teleop_node_camera":
         from amplify_ros.nodes.teleop_node import TeleopNode
 
         node = TeleopNode(parameter_overrides=[Parameter("stamp_from_camera", value=True)])
         # an unstamped twist commands the newest frame received before it
         pair = lambda ns: [("camera/image_raw", raw(ns)), ("cmd_vel", twist(ns))]  # noqa: E731
-        specs = [TopicFuzz("camera/image_raw", "raw_frame", follow=lambda ns, m: [("cmd_vel", twist(ns))], alive=pair),
-                 TopicFuzz("cmd_vel", "twist", context=lambda ns: [("camera/image_raw", raw(ns))], alive=pair)]
+        specs = [
+            TopicFuzz("camera/image_raw", "raw_frame", follow=lambda ns, m: [("cmd_vel", twist(ns))], alive=pair),
+            TopicFuzz("cmd_vel", "twist", context=lambda ns: [("camera/image_raw", raw(ns))], alive=pair),
+        ]
         return node, ["amplify/command"], specs, stamp_clock()
     raise ValueError(f"no fuzz setup for {name!r}")
 
 
-NODES = ("policy_node", "forward_node", "inverse_node", "tracker_node", "arm_output_node", "teleop_node", "teleop_node_camera")
+NODES = (
+    "policy_node",
+    "forward_node",
+    "inverse_node",
+    "tracker_node",
+    "arm_output_node",
+    "teleop_node",
+    "teleop_node_camera",
+)
 
 
 def fuzz_node(name: str, checkpoints: dict[str, Any], count: int, seed: int = 0) -> list[TopicReport]:

@@ -38,8 +38,12 @@ LOCKS = Path(tempfile.gettempdir()) / "amplify_ros_test_domains"
 _claims = itertools.count(os.getpid())  # each process starts its search elsewhere, then moves on per test
 
 
-def wait_until(done: Callable[[], object], what: str | Callable[[], str], timeout: float = DEADLINE,
-               step: Callable[[], object] = lambda: time.sleep(0.01)) -> None:
+def wait_until(
+    done: Callable[[], object],
+    what: str | Callable[[], str],
+    timeout: float = DEADLINE,
+    step: Callable[[], object] = lambda: time.sleep(0.01),
+) -> None:
     """Call ``step`` until ``done()`` is true; past ``timeout`` s fail the test, saying it timed out
     waiting for ``what`` (a callable is called then, e.g. to show a log)."""
     end = time.monotonic() + timeout
@@ -132,15 +136,22 @@ class Ros:
         self._endpoints.append(self.node.create_subscription(msg_type, topic, received.append, qos))
         return received
 
-    def spin_until(self, done: Callable[[], object], what: str | Callable[[], str], timeout: float = DEADLINE,
-                   between: Callable[[], object] | None = None) -> None:
+    def spin_until(
+        self,
+        done: Callable[[], object],
+        what: str | Callable[[], str],
+        timeout: float = DEADLINE,
+        between: Callable[[], object] | None = None,
+    ) -> None:
         """Spin until ``done()``, failing after ``timeout`` s with ``what`` it waited for. ``between``
         runs before every spin: resend what a best-effort link may lose before it has matched, or
         push a fake camera's next frame."""
+
         def step() -> None:
             if between is not None:
                 between()
             self.executor.spin_once(timeout_sec=0.05)
+
         wait_until(done, what, timeout, step)
 
     def spin_for(self, seconds: float) -> None:
@@ -153,11 +164,15 @@ class Ros:
     def connected(self, *publishers: Publisher) -> None:
         """Wait until ``publishers`` (by default every publisher and subscription the test made)
         have matched a peer."""
+
         def matched(e: Publisher | Subscription) -> bool:
             return (e.get_subscription_count() if isinstance(e, Publisher) else e.get_publisher_count()) > 0
+
         endpoints = publishers or self._endpoints
-        self.spin_until(lambda: all(matched(e) for e in endpoints), lambda: "a peer for " + ", ".join(
-            e.topic_name for e in endpoints if not matched(e)))
+        self.spin_until(
+            lambda: all(matched(e) for e in endpoints),
+            lambda: "a peer for " + ", ".join(e.topic_name for e in endpoints if not matched(e)),
+        )
 
     @staticmethod
     def handled(node: Node, topic: str) -> list:
@@ -170,6 +185,7 @@ class Ros:
         def record(msg) -> None:
             callback(msg)
             done.append(msg)
+
         sub.callback = record
         return done
 

@@ -5,8 +5,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bags import (ARRAY, COMPRESSED, IMAGE, JOINT_STATE, JOINTS, LATENCY, T0, TWIST, compressed, image, joint_state, recording, seconds,
-                  stamps, write_bag)
+from bags import (
+    ARRAY,
+    COMPRESSED,
+    IMAGE,
+    JOINT_STATE,
+    JOINTS,
+    LATENCY,
+    T0,
+    TWIST,
+    compressed,
+    image,
+    joint_state,
+    recording,
+    seconds,
+    stamps,
+    write_bag,
+)
 
 from amplify_ros.data.bag_import import BagImportError, BagImportSettings, bag_episodes, camera_name, manifest
 
@@ -25,7 +40,9 @@ def test_typical_rates_give_one_frame_per_camera_image_with_the_latest_state_and
     (ep,) = result.episodes
     assert ep.sentence == "stack the red block" and ep.task == "stack-the-red-block"  # from the bag's task topic
     assert ep.num_frames == 89 and ep.fps == pytest.approx(30)
-    assert ep.images["camera"].shape == (89, 128, 128, 3) and ep.actions.shape == (88, 2) and ep.proprio.shape == (89, 3)
+    assert (
+        ep.images["camera"].shape == (89, 128, 128, 3) and ep.actions.shape == (88, 2) and ep.proprio.shape == (89, 3)
+    )
     frame_stamps = stamps(3.0, 30)[1:]
     assert ep.extras["stamps_ns"].tolist() == frame_stamps  # header stamps, not arrival times
     assert ep.images["camera"][:, 60, 60, 0].tolist() == list(range(1, 90))
@@ -42,7 +59,9 @@ def test_a_lower_rate_takes_every_third_frame_and_selected_joints(tmp_path):
     (ep,) = bag_episodes(bag, "wave", BagImportSettings(rate=10, state_joints=("elbow",), size=32)).episodes
     assert ep.fps == 10 and ep.sentence == "wave" and ep.actions is None
     assert ep.images["camera"][:, 0, 0, 0].tolist() == list(range(3, 90, 3))  # grid point 0 has no state yet
-    assert ep.proprio[:, 0] == pytest.approx([-seconds(held(s, stamps(3.0, 200, offset=0.001))) for s in stamps(3.0, 30)[3::3]], abs=1e-6)
+    assert ep.proprio[:, 0] == pytest.approx(
+        [-seconds(held(s, stamps(3.0, 200, offset=0.001))) for s in stamps(3.0, 30)[3::3]], abs=1e-6
+    )
     with pytest.raises(BagImportError, match="above the camera's 30 Hz"):
         bag_episodes(bag, "wave", BagImportSettings(rate=60))
 
@@ -53,7 +72,9 @@ def test_stale_state_drops_frames_and_cuts_the_episode(tmp_path):
     result = bag_episodes(bag, None, BagImportSettings(action_topic="/cmd", tolerance=0.1))
     first, second = result.episodes
     # the last state before the gap is at 0.996 s: frames after 1.096 s wait for the one at 1.601 s
-    assert seconds(first.extras["stamps_ns"][-1]) == pytest.approx(3.2 / 3) and seconds(second.extras["stamps_ns"][0]) == pytest.approx(1.6 + 1 / 30)
+    assert seconds(first.extras["stamps_ns"][-1]) == pytest.approx(3.2 / 3) and seconds(
+        second.extras["stamps_ns"][0]
+    ) == pytest.approx(1.6 + 1 / 30)
     assert result.dropped == {"no_state_yet": 1, "stale_state": 16}
     assert first.num_frames + second.num_frames + 17 == 90
 
@@ -86,7 +107,9 @@ def test_compressed_images_and_messages_that_do_not_fit_are_counted(tmp_path):
     for k, s in enumerate(stamps(1.0, 30)):
         msgs.append(("/camera/compressed", COMPRESSED, compressed(s, 100, "png" if k % 2 else "jpeg"), s + LATENCY))
     msgs.append(("/camera/compressed", COMPRESSED, compressed(T0 + 10**9, 0)[:-40], T0 + 10**9))  # cut short
-    msgs.append(("/joint_states", JOINT_STATE, joint_state(T0 + 2_000_000, ["gripper"], [0.1]), T0 + 2_000_000))  # other joints
+    msgs.append(
+        ("/joint_states", JOINT_STATE, joint_state(T0 + 2_000_000, ["gripper"], [0.1]), T0 + 2_000_000)
+    )  # other joints
     bag = write_bag(tmp_path / "bag", msgs)
     result = bag_episodes(bag, None, ACTION)
     (ep,) = result.episodes
@@ -97,7 +120,9 @@ def test_compressed_images_and_messages_that_do_not_fit_are_counted(tmp_path):
 
 def test_topics_must_be_found_and_unambiguous(tmp_path):
     msgs = recording(duration=1.0)
-    bag = write_bag(tmp_path / "bag", msgs + [("/camera2", m[1], m[2], m[3]) for m in msgs if m[0] == "/camera/image_raw"])
+    bag = write_bag(
+        tmp_path / "bag", msgs + [("/camera2", m[1], m[2], m[3]) for m in msgs if m[0] == "/camera/image_raw"]
+    )
     with pytest.raises(BagImportError, match="several image topics \\(/camera/image_raw, /camera2\\)"):
         bag_episodes(bag, None, ACTION)
     with pytest.raises(BagImportError, match="no action topic '/nope'"):
@@ -115,7 +140,9 @@ def test_a_bag_without_metadata_imports_the_same(tmp_path, storage):
     before = bag_episodes(bag, None, ACTION).episodes[0]
     (bag / "metadata.yaml").unlink()
     after = bag_episodes(bag, None, ACTION).episodes[0]
-    assert np.array_equal(before.images["camera"], after.images["camera"]) and np.array_equal(before.actions, after.actions)
+    assert np.array_equal(before.images["camera"], after.images["camera"]) and np.array_equal(
+        before.actions, after.actions
+    )
     single = next(Path(bag).glob(f"*.{'mcap' if storage == 'mcap' else 'db3'}"))
     assert bag_episodes(single, None, ACTION).episodes[0].num_frames == before.num_frames  # a storage file alone
 
@@ -127,14 +154,46 @@ def test_import_bag_cli_writes_episodes_reports_drops_and_skips_bad_bags(tmp_pat
     good = write_bag(tmp_path / "good", recording(duration=1.0))
     (tmp_path / "empty").mkdir()
     out = tmp_path / "ds"
-    argv = ["import-bag", str(good), str(tmp_path / "empty"), "--out", str(out), "--action-topic", "/cmd", "--size", "32", "--state-joints", "elbow,shoulder"]
+    argv = [
+        "import-bag",
+        str(good),
+        str(tmp_path / "empty"),
+        "--out",
+        str(out),
+        "--action-topic",
+        "/cmd",
+        "--size",
+        "32",
+        "--state-joints",
+        "elbow,shoulder",
+    ]
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert "-> 1 episode(s)" in err and "29 frames" in err and "dropped: 1 frames before the first state" in err
     assert "skipped" in err and "no .mcap or .db3 files" in err
     ep = read_episode(out / "stack-the-red-block" / "episode_00000.h5")
-    assert ep.env == "rosbag" and ep.images["camera"].shape == (29, 32, 32, 3) and ep.info["proprio"] == ["elbow", "shoulder"]
-    assert main(["import-bag", str(tmp_path / "empty"), "--out", str(out), "--action-topic", "/cmd", "--size", "32", "--state-joints", "elbow,shoulder"]) == 2
+    assert (
+        ep.env == "rosbag"
+        and ep.images["camera"].shape == (29, 32, 32, 3)
+        and ep.info["proprio"] == ["elbow", "shoulder"]
+    )
+    assert (
+        main(
+            [
+                "import-bag",
+                str(tmp_path / "empty"),
+                "--out",
+                str(out),
+                "--action-topic",
+                "/cmd",
+                "--size",
+                "32",
+                "--state-joints",
+                "elbow,shoulder",
+            ]
+        )
+        == 2
+    )
     assert main(["import-bag", str(good), "--out", str(out), "--size", "64"]) == 2  # another dataset's settings
     assert "holds a different dataset" in capsys.readouterr().err
 
@@ -142,8 +201,11 @@ def test_import_bag_cli_writes_episodes_reports_drops_and_skips_bad_bags(tmp_pat
 def test_an_extra_camera_is_paired_frame_by_frame_and_frames_without_it_are_dropped(tmp_path):
     msgs = recording(duration=2.0)
     wrist = [s + 4_000_000 for s in stamps(2.0, 30)]  # 4 ms after the main camera, as an unsynchronised camera is
-    msgs += [("/wrist/color/image_raw", IMAGE, image(s, 200 - k % 100), s + LATENCY) for k, s in enumerate(wrist)
-             if not 0.5 <= seconds(s) < 0.7]  # the wrist camera drops out for 0.2 s
+    msgs += [
+        ("/wrist/color/image_raw", IMAGE, image(s, 200 - k % 100), s + LATENCY)
+        for k, s in enumerate(wrist)
+        if not 0.5 <= seconds(s) < 0.7
+    ]  # the wrist camera drops out for 0.2 s
     bag = write_bag(tmp_path / "bag", sorted(msgs, key=lambda m: m[3]))
     settings = BagImportSettings(action_topic="/cmd", extra_image_topics=("/wrist/color/image_raw",), view_skew=0.02)
     result = bag_episodes(bag, None, settings)  # the main camera is still found alone: the extra one is named

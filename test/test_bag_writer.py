@@ -72,7 +72,9 @@ time.sleep(60)  # still recording, the last messages in memory, when the kill co
 def test_a_killed_recorder_keeps_every_flushed_message(tmp_path, storage):
     bag = tmp_path / "rec"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TEST_DIR.parent), str(TEST_DIR)])}
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(bag), storage], stdout=subprocess.PIPE, text=True, env=env)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(bag), storage], stdout=subprocess.PIPE, text=True, env=env
+    )
     try:
         written, flushed, segments = map(int, child.stdout.readline().split())
         child.send_signal(signal.SIGKILL)
@@ -83,7 +85,10 @@ def test_a_killed_recorder_keeps_every_flushed_message(tmp_path, storage):
     reader = BagReader(bag)
     got = [(m.topic, m.timestamp, m.data) for m in reader.messages()]
     assert flushed <= len(got) <= written  # nothing flushed is lost
-    assert sorted(got, key=lambda m: m[1::-1]) == sorted([(t, r, d) for t, _, d, r in sent], key=lambda m: m[1::-1])[: len(got)]
+    assert (
+        sorted(got, key=lambda m: m[1::-1])
+        == sorted([(t, r, d) for t, _, d, r in sent], key=lambda m: m[1::-1])[: len(got)]
+    )
     with Reader(bag) as finished:  # metadata.yaml lists the finished segments, readable by any tool
         assert finished.message_count > 0
     (ep,) = bag_episodes(bag, None, BagImportSettings(action_topic="/cmd")).episodes

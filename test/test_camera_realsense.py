@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pyrealsense2 as rs
 import pytest
+from fake_realsense import SERIAL, FakeRealSense, intrinsics, stamp_ns, write_bag
 
 from amplify_ros.camera.realsense import Mode, RealSenseCamera, format_modes, ros_intrinsics, select_device
 from amplify_ros.camera.stream import CameraError
-from fake_realsense import SERIAL, FakeRealSense, intrinsics, stamp_ns, write_bag
 
 
 def test_distortion_models_map_to_camera_info_terms():
@@ -75,8 +75,11 @@ def test_device_selection_says_what_is_connected():
 
 def test_an_unsupported_mode_names_the_supported_ones():
     fake = FakeRealSense(sizes=((64, 48), (32, 24)), rates=(30, 15))
-    with pytest.raises(CameraError, match=r"has no 640x480 @ 30 fps rgb8 colour mode; supported: "
-                                          r"64x48 @ 15/30 fps, 32x24 @ 15/30 fps$"):
+    with pytest.raises(
+        CameraError,
+        match=r"has no 640x480 @ 30 fps rgb8 colour mode; supported: "
+        r"64x48 @ 15/30 fps, 32x24 @ 15/30 fps$",
+    ):
         RealSenseCamera(fake.device, Mode(640, 480, 30), align_depth=False)
     assert format_modes([]) == "none"
 
@@ -116,8 +119,15 @@ def test_a_recording_plays_back_through_the_same_code(tmp_path, name, record):
 
 def test_the_driver_imported_before_ros_leaves_a_process_that_exits_cleanly():
     """pyrealsense2 bundles Fast DDS and rcutils: loaded before ROS's, the process crashed on exit."""
-    code = ("import amplify_ros.camera.realsense, rclpy; from rclpy.node import Node; "
-            "rclpy.init(); Node('exit_check').destroy_node(); rclpy.shutdown()")
-    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
-                          capture_output=True, text=True, timeout=60)
+    code = (
+        "import amplify_ros.camera.realsense, rclpy; from rclpy.node import Node; "
+        "rclpy.init(); Node('exit_check').destroy_node(); rclpy.shutdown()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr

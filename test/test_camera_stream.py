@@ -3,9 +3,9 @@
 import threading
 
 import numpy as np
+from harness import wait_until
 
 from amplify_ros.camera.stream import RUNNING, WAITING, CameraDriver, CameraError, Frames, Intrinsics
-from harness import wait_until
 
 INTR = Intrinsics(4, 2, 3.0, 3.0, 2.0, 1.0, "plumb_bob", (0.0,) * 5)
 
@@ -56,8 +56,13 @@ class Devices:
 
 
 def driver(devices: Devices, clock: Clock, states: list) -> CameraDriver:
-    return CameraDriver(devices, reconnect_period=1.0, frame_timeout=2.0,
-                        on_state=lambda status, error: states.append((status, error)), clock=clock)
+    return CameraDriver(
+        devices,
+        reconnect_period=1.0,
+        frame_timeout=2.0,
+        on_state=lambda status, error: states.append((status, error)),
+        clock=clock,
+    )
 
 
 def test_no_camera_waits_with_the_reason_and_retries_every_period():
@@ -120,6 +125,7 @@ def test_run_hands_frames_over_and_stops_with_the_camera_closed():
         got.append(f.number)
         if len(got) == 2:
             stop.set()
+
     thread = threading.Thread(target=d.run, args=(stop, hand_over))
     thread.start()
     wait_until(lambda: devices.opened, "the driver to connect on its thread")

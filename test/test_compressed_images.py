@@ -3,12 +3,17 @@ sim bridge and RealSense nodes publishing them, the recorder recording them, imp
 
 import numpy as np
 import pytest
+import test_nodes_realsense
 import yaml
+from fake_realsense import FakeRealSense
 from rclpy.exceptions import InvalidParameterValueException
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
+from test_nodes_realsense import COLOR, Plug
+from test_nodes_record import REPO, record_next_sim_episode
+from trajectory_msgs.msg import JointTrajectory
 
 from amplify_ros.data.bag_reader import BagReader
 from amplify_ros.data.episode import read_episode
@@ -20,10 +25,6 @@ from amplify_ros.nodes.realsense_node import RealSenseNode
 from amplify_ros.nodes.sim_bridge_node import SimBridgeNode
 from amplify_ros.nodes.stamps import stamp_ns
 from amplify_ros.train.data_cli import main as data_main
-from fake_realsense import FakeRealSense
-from test_nodes_record import REPO, record_next_sim_episode
-import test_nodes_realsense
-from test_nodes_realsense import COLOR, Plug
 
 COMPRESSED = f"{COLOR}/compressed"
 
@@ -58,9 +59,15 @@ def test_compress_rgb_writes_image_transports_format_and_decodes_back():
 
 
 def bridge(ros, compression: str, **params) -> SimBridgeNode:
-    return ros.start(SimBridgeNode, Parameter("image_size", value=64), Parameter("command_timeout", value=0.1),
-                     Parameter("reset_pause", value=0.0), Parameter("compression", value=compression),
-                     *(Parameter(k, value=v) for k, v in params.items()))
+    ros.publisher(JointTrajectory, "amplify/command")  # lockstep sends frames once someone could answer them
+    return ros.start(
+        SimBridgeNode,
+        Parameter("image_size", value=64),
+        Parameter("command_timeout", value=0.1),
+        Parameter("reset_pause", value=0.0),
+        Parameter("compression", value=compression),
+        *(Parameter(k, value=v) for k, v in params.items()),
+    )
 
 
 @pytest.mark.parametrize("compression", ["jpeg", "png"])
@@ -109,17 +116,22 @@ def camera(ros, request):
         node, got = start(Plug(fake), *params)
         got[COMPRESSED] = ros.listen(CompressedImage, COMPRESSED, qos_profile_sensor_data)
         return node, got, fake
+
     return make
 
 
 def test_realsense_publishes_the_colour_image_compressed_with_its_header(ros, camera):
     node, got, fake = camera(Parameter("compression", value="png"), Parameter("png_level", value=1))
     image = smooth_image()
-    ros.spin_until(lambda: got[COMPRESSED] and got[COLOR], "a compressed and a raw frame", between=lambda: fake.push(image))
+    ros.spin_until(
+        lambda: got[COMPRESSED] and got[COLOR], "a compressed and a raw frame", between=lambda: fake.push(image)
+    )
     packed = got[COMPRESSED][-1]
     raw = next(m for m in got[COLOR] if m.header == packed.header)
     assert packed.format == "rgb8; png compressed bgr8" and packed.header.frame_id == "camera_color_optical_frame"
-    assert np.array_equal(compressed_to_rgb(packed), imgmsg_to_numpy(raw)) and np.array_equal(compressed_to_rgb(packed), image)
+    assert np.array_equal(compressed_to_rgb(packed), imgmsg_to_numpy(raw)) and np.array_equal(
+        compressed_to_rgb(packed), image
+    )
 
 
 def test_compression_parameters_are_described_ranged_and_live(ros, camera):
@@ -130,8 +142,14 @@ def test_compression_parameters_are_described_ranged_and_live(ros, camera):
     level = node.describe_parameter("png_level").integer_range[0]
     assert (level.from_value, level.to_value) == (0, 9)
     assert "one of: none, jpeg, png" in node.describe_parameter("compression").additional_constraints
-    results = node.set_parameters([Parameter("jpeg_quality", value=0), Parameter("jpeg_quality", value=101),
-                                   Parameter("compression", value="png"), Parameter("jpeg_quality", value=20)])
+    results = node.set_parameters(
+        [
+            Parameter("jpeg_quality", value=0),
+            Parameter("jpeg_quality", value=101),
+            Parameter("compression", value="png"),
+            Parameter("jpeg_quality", value=20),
+        ]
+    )
     assert [r.successful for r in results] == [False, False, False, True]  # compression decides the topics: read-only
     image = smooth_image()
     ros.spin_until(lambda: got[COMPRESSED], "a compressed frame", between=lambda: fake.push(image))
@@ -144,7 +162,9 @@ def test_compression_parameters_are_described_ranged_and_live(ros, camera):
 def test_the_recorder_records_compressed_camera_topics_and_import_bag_gives_the_frames(ros, tmp_path):
     """sim bridge (jpeg) -> recorder (image_transport compressed) -> bag -> import-bag."""
     doc = yaml.safe_load((REPO / "config" / "sim_record.yaml").read_text())
-    doc["amplify_sim_bridge"]["ros__parameters"].update(image_size=64, max_steps=20, command_timeout=0.3, compression="jpeg")
+    doc["amplify_sim_bridge"]["ros__parameters"].update(
+        image_size=64, max_steps=20, command_timeout=0.3, compression="jpeg"
+    )
     doc["amplify_recorder"]["ros__parameters"].update(output_dir=str(tmp_path / "rec"), image_transport="compressed")
     (config := tmp_path / "sim_record.yaml").write_text(yaml.safe_dump(doc))
     ros.multithreaded()
@@ -157,10 +177,26 @@ def test_the_recorder_records_compressed_camera_topics_and_import_bag_gives_the_
     record_next_sim_episode(ros, recorder, results)
     bag = recorder.episodes.path
     topics = BagReader(bag).topics()
-    assert topics["/camera/image_raw/compressed"] == "sensor_msgs/msg/CompressedImage" and "/camera/image_raw" not in topics
+    assert (
+        topics["/camera/image_raw/compressed"] == "sensor_msgs/msg/CompressedImage"
+        and "/camera/image_raw" not in topics
+    )
 
-    assert data_main(["import-bag", str(bag), "--out", str(tmp_path / "ds"), "--action-topic", "/amplify/command",
-                      "--size", "64"]) == 0
+    assert (
+        data_main(
+            [
+                "import-bag",
+                str(bag),
+                "--out",
+                str(tmp_path / "ds"),
+                "--action-topic",
+                "/amplify/command",
+                "--size",
+                "64",
+            ]
+        )
+        == 0
+    )
     (path,) = (tmp_path / "ds").glob("*/episode_*.h5")
     ep = read_episode(path)
     assert ep.num_frames == 20 and ep.actions.shape == (19, 4)
@@ -175,5 +211,8 @@ def test_the_real_robot_recorder_records_the_remapped_cameras_compressed_stream(
     (config := tmp_path / "record.yaml").write_text(yaml.safe_dump(doc))
     (node,) = build_nodes(config)
     ros.add(node)  # image_transport appends /compressed to the remapped name, as realsense2_camera publishes it
-    assert node._pending == {"/camera/camera/color/image_raw/compressed": "sensor_msgs/msg/CompressedImage",
-                             "/camera/camera/color/camera_info": None, "/amplify/task": None}
+    assert node._pending == {
+        "/camera/camera/color/image_raw/compressed": "sensor_msgs/msg/CompressedImage",
+        "/camera/camera/color/camera_info": None,
+        "/amplify/task": None,
+    }

@@ -13,7 +13,9 @@ def test_round_trip_is_exact(encoding):
     dtype, channels = ENCODINGS[encoding]
     rng = np.random.default_rng(0)
     shape = (5, 7) if channels == 1 else (5, 7, channels)
-    arr = (rng.normal(size=shape) * 1000).astype(dtype) if "F" in encoding else rng.integers(0, 200, shape).astype(dtype)
+    arr = (
+        (rng.normal(size=shape) * 1000).astype(dtype) if "F" in encoding else rng.integers(0, 200, shape).astype(dtype)
+    )
     header = Header(frame_id="cam")
     msg = numpy_to_imgmsg(arr, encoding, header)
     assert msg.header.frame_id == "cam" and msg.step == 7 * channels * np.dtype(dtype).itemsize

@@ -3,13 +3,13 @@ used, exit status 1 when something was skipped (amplify-data's module docstring)
 
 import numpy as np
 import pytest
+from bags import recording, write_bag
+from tiny import tiny_dataset
 
 from amplify_ros.data.corrupt_files import corrupt
 from amplify_ros.data.dataset import list_episodes
 from amplify_ros.data.windows import WindowDataset
 from amplify_ros.train.data_cli import main
-from bags import recording, write_bag
-from tiny import tiny_dataset
 
 
 @pytest.fixture

@@ -67,8 +67,28 @@ def test_action_repeat_records_every_kth_step_with_actions_that_replay_the_exper
     steps from the same start moves the hand where the expert moved it."""
     from amplify_ros.sim.metaworld_env import MetaWorldTask
 
-    assert main(["generate", "--tasks", "button-press-topdown", "--episodes", "1", "--out", str(tmp_path / "ds"),
-                 "--max-steps", "24", "--image-size", "64", "--action-repeat", "4", "--action-noise", "0"]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--tasks",
+                "button-press-topdown",
+                "--episodes",
+                "1",
+                "--out",
+                str(tmp_path / "ds"),
+                "--max-steps",
+                "24",
+                "--image-size",
+                "64",
+                "--action-repeat",
+                "4",
+                "--action-noise",
+                "0",
+            ]
+        )
+        == 0
+    )
     ep = read_episode(tmp_path / "ds" / "button-press-topdown" / "episode_00000.h5")
     assert ep.fps == 20.0 and ep.num_frames == 7 and ep.actions.shape == (6, 4)
     assert ep.tracks["corner"].points.shape == (7, 16, 400, 2)
@@ -133,6 +153,8 @@ def test_view_writes_a_strip_and_a_video(tmp_path):
 
 def test_console_script_exits_cleanly_without_traceback(tmp_path):
     exe = os.path.join(os.path.dirname(sys.executable), "amplify-data")
-    result = subprocess.run([exe, "view", str(tmp_path / "missing.h5"), "--out", str(tmp_path / "x.png")], capture_output=True, text=True)
+    result = subprocess.run(
+        [exe, "view", str(tmp_path / "missing.h5"), "--out", str(tmp_path / "x.png")], capture_output=True, text=True
+    )
     assert result.returncode == 2
     assert result.stderr.strip() == f"amplify-data: error: {tmp_path / 'missing.h5'}: no such episode file"

@@ -1,10 +1,10 @@
 """Dataset folders: manifest checks, listing and summaries."""
 
 import pytest
+from test_episode_io import make_episode
 
 from amplify_ros.data.dataset import DatasetMismatchError, episode_path, list_episodes, prepare, summarize
 from amplify_ros.data.episode import write_episode
-from test_episode_io import make_episode
 
 MANIFEST = {"env": "metaworld", "image_size": 128, "cameras": ["corner"], "seed": 0}
 
@@ -43,8 +43,9 @@ def test_summary_counts_episodes_and_reports_corrupt_files(tmp_path):
 
 
 def test_split_is_deterministic_per_task_and_caps_training_episodes(tmp_path):
-    from amplify_ros.data.windows import split_episodes
     from tiny import tiny_dataset
+
+    from amplify_ros.data.windows import split_episodes
 
     root = tiny_dataset(tmp_path / "ds", episodes=6, frames=4)
     a = split_episodes(root, 0.2, seed=1, holdout_tasks=["reach"], train_per_task=3)

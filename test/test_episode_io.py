@@ -17,7 +17,11 @@ def make_episode(t=7, with_actions=True, seed=0):
         fps=80.0,
         proprio=rng.normal(size=(t, 4)).astype(np.float32),
         actions=rng.uniform(-1, 1, (t - 1, 4)).astype(np.float32) if with_actions else None,
-        tracks={"corner": Tracks(rng.normal(size=(t, 16, 400, 2)).astype(np.float32), rng.random((t, 16, 400)) > 0.2, "oracle")},
+        tracks={
+            "corner": Tracks(
+                rng.normal(size=(t, 16, 400, 2)).astype(np.float32), rng.random((t, 16, 400)) > 0.2, "oracle"
+            )
+        },
         success=True,
         seed=1234,
         env="metaworld",
@@ -30,7 +34,14 @@ def test_round_trip_is_exact(tmp_path):
     ep = make_episode()
     path = write_episode(tmp_path / "a" / "episode_00000.h5", ep)
     back = read_episode(path)
-    assert (back.task, back.sentence, back.fps, back.success, back.seed, back.env) == (ep.task, ep.sentence, 80.0, True, 1234, "metaworld")
+    assert (back.task, back.sentence, back.fps, back.success, back.seed, back.env) == (
+        ep.task,
+        ep.sentence,
+        80.0,
+        True,
+        1234,
+        "metaworld",
+    )
     assert np.array_equal(back.images["corner"], ep.images["corner"])
     assert np.array_equal(back.proprio, ep.proprio) and np.array_equal(back.actions, ep.actions)
     assert np.array_equal(back.tracks["corner"].points, ep.tracks["corner"].points)
@@ -39,7 +50,12 @@ def test_round_trip_is_exact(tmp_path):
     assert np.array_equal(back.extras["rand_vec"], np.arange(3.0))
     assert back.info == {"action_noise": 0.1}
     summary = read_summary(path)
-    assert (summary.num_frames, summary.image_size, summary.has_actions, summary.track_sources) == (7, (16, 16), True, {"corner": "oracle"})
+    assert (summary.num_frames, summary.image_size, summary.has_actions, summary.track_sources) == (
+        7,
+        (16, 16),
+        True,
+        {"corner": "oracle"},
+    )
 
 
 def test_action_free_episode_has_no_actions(tmp_path):

@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
+from tiny import tiny_policy_checkpoint
 
 from amplify_ros.core.policy import Policy
 from amplify_ros.sim.ground_truth import GroundTruthTracker
 from amplify_ros.train import policy_eval
-from tiny import tiny_policy_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -58,5 +58,10 @@ def test_eval_refuses_expert_future_codes_for_bc(tmp_path, capsys):
     from amplify_ros.train.eval_cli import main as eval_main
 
     bc = tiny_policy_checkpoint(tmp_path, image_size=64, amplify=False)
-    assert eval_main(["policy", "--checkpoint", str(bc), "--tasks", "reach", "--episodes", "1", "--codes", "expert-future"]) == 2
+    assert (
+        eval_main(
+            ["policy", "--checkpoint", str(bc), "--tasks", "reach", "--episodes", "1", "--codes", "expert-future"]
+        )
+        == 2
+    )
     assert "needs an AMPLIFY policy whose forward model carries its tokenizer" in capsys.readouterr().err

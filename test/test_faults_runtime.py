@@ -21,8 +21,16 @@ def checkpoint(tmp_path_factory) -> Path:
 @pytest.fixture
 def args(checkpoint, ros_domain) -> argparse.Namespace:
     """The benchmark's arguments, on this test's own ROS domain (conftest.py)."""
-    return argparse.Namespace(checkpoint=checkpoint, seed=0, domain=ros_domain, kills_policy=1, kills_recorder=2,
-                              camera_stops=1, storage="mcap", disk_mb=4)
+    return argparse.Namespace(
+        checkpoint=checkpoint,
+        seed=0,
+        domain=ros_domain,
+        kills_policy=1,
+        kills_recorder=2,
+        camera_stops=1,
+        storage="mcap",
+        disk_mb=4,
+    )
 
 
 def test_a_killed_policy_restarts_and_the_output_waits_to_be_enabled(args):

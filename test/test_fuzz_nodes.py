@@ -4,24 +4,24 @@ reach /diagnostics; and the validation behind it, one fault at a time."""
 
 import time
 
+import fuzz_nodes
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
+from messages import image
 from rclpy.parameter import Parameter
 from rclpy.serialization import serialize_message
 from sensor_msgs.msg import Image, JointState
+from tiny import tiny_policy_checkpoint
 
-import fuzz_nodes
 from amplify_ros.control.freshness import refuse_reason
 from amplify_ros.control.safety import SafetyConfig, SafetyFilter
 from amplify_ros.control.teleop import TwistMapping
 from amplify_ros.data.image_msgs import cdr_stamp
 from amplify_ros.nodes.malformed_msgs import FAULTS, Shape, malformed, malformed_one
-from amplify_ros.nodes.state_msgs import joint_reading, joint_vector
 from amplify_ros.nodes.stamps import header_at
+from amplify_ros.nodes.state_msgs import joint_reading, joint_vector
 from amplify_ros.nodes.tracker_node import TrackerNode
-from messages import image
-from tiny import tiny_policy_checkpoint
 
 NAMES = ["a", "b"]
 
@@ -58,7 +58,9 @@ def test_refusals_of_malformed_frames_reach_diagnostics_and_a_valid_frame_is_sti
     ros.spin_until(lambda: node.health.processed == 1, "the first frame to be tracked")
     for n, fault in enumerate(("zero_size", "huge_dims", "unknown_encoding", "far_future_stamp", "bad_nanosec"), 1):
         camera.publish(malformed_one("image", fault, time.time_ns(), Shape(), rng))
-        ros.spin_until(lambda: sum(node.health.dropped.values()) == n, f"the {fault} frame to be refused")  # one at a time
+        ros.spin_until(
+            lambda: sum(node.health.dropped.values()) == n, f"the {fault} frame to be refused"
+        )  # one at a time
     assert node.health.dropped == {"bad_image": 3, "future_stamp": 1, "bad_stamp": 1}
     assert node.health.processed == 1  # none of them was tracked
     camera.publish(image(time.time()))
@@ -67,6 +69,7 @@ def test_refusals_of_malformed_frames_reach_diagnostics_and_a_valid_frame_is_sti
     def shown() -> bool:
         values = {v.key: v.value for d in diagnostics for s in d.status for v in s.values}
         return values.get("dropped_bad_image") == "3" and values.get("dropped_future_stamp") == "1"
+
     ros.spin_until(shown, "the refusals on /diagnostics")
 
 
@@ -76,14 +79,17 @@ def test_an_image_stamped_in_the_future_is_not_fresh():
     assert kind == "stale_image" and "in the future" in reason
 
 
-@pytest.mark.parametrize("names, position, velocity, match", [
-    (["a", "a"], [0.0, 1.0], [], "twice"),
-    (["a", "b"], [0.0], [], "2 names but 1 position"),
-    (["a", "b"], [0.0, 1.0], [0.0], "2 names but 1 velocity"),
-    (["a", "b"], [0.0, float("nan")], [], "not finite"),
-    (["a", "b"], [0.0, 1e30], [], "beyond"),
-    (["b"], [0.0], [], "lacks"),
-])
+@pytest.mark.parametrize(
+    "names, position, velocity, match",
+    [
+        (["a", "a"], [0.0, 1.0], [], "twice"),
+        (["a", "b"], [0.0], [], "2 names but 1 position"),
+        (["a", "b"], [0.0, 1.0], [0.0], "2 names but 1 velocity"),
+        (["a", "b"], [0.0, float("nan")], [], "not finite"),
+        (["a", "b"], [0.0, 1e30], [], "beyond"),
+        (["b"], [0.0], [], "lacks"),
+    ],
+)
 def test_a_malformed_joint_state_is_refused_with_the_reason(names, position, velocity, match):
     with pytest.raises(ValueError, match=match):
         joint_vector(JointState(name=names, position=position, velocity=velocity), NAMES)
@@ -117,7 +123,9 @@ def test_a_twist_of_1e30_is_refused_not_clipped_to_full_speed():
 def test_the_safety_filter_holds_implausible_commands_and_needs_a_finite_reference():
     f = SafetyFilter(SafetyConfig(size=2, period=0.1, lower=[-1, -1], upper=[1, 1], max_velocity=1.0))
     f.enable()
-    assert f.check([1e30, 0.0], now=0.0, image_time=0.0, state_time=0.0, state=[0.0, 0.0]).reason.startswith("implausible")
+    assert f.check([1e30, 0.0], now=0.0, image_time=0.0, state_time=0.0, state=[0.0, 0.0]).reason.startswith(
+        "implausible"
+    )
     held = f.check([0.5, 0.0], now=0.0, image_time=0.0, state_time=0.0, state=[float("nan"), 0.0])
     assert held.command is None and held.reason.startswith("no_reference")
     assert f.check([0.5, 0.0], now=0.0, image_time=0.0, state_time=0.0, state=[0.0, 0.0]).command.tolist() == [0.1, 0.0]

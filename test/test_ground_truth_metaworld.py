@@ -42,20 +42,24 @@ def rollout():
         if cam.rotate_180:
             seg = seg[::-1, ::-1]
         body = np.where(seg >= 0, sim.model.geom_bodyid[np.maximum(seg, 0)], -1)
-        frames.append({
-            "seg_body": body,
-            "xpos": sim.data.xpos.copy(),
-            "xquat": sim.data.xquat.copy(),
-            "cam_pos": sim.data.cam_xpos[cam_id].copy(),
-            "cam_mat": sim.data.cam_xmat[cam_id].reshape(3, 3).copy(),
-            "hits": _grid_hits(sim, cam, cam_id),
-        })
+        frames.append(
+            {
+                "seg_body": body,
+                "xpos": sim.data.xpos.copy(),
+                "xquat": sim.data.xquat.copy(),
+                "cam_pos": sim.data.cam_xpos[cam_id].copy(),
+                "cam_mat": sim.data.cam_xmat[cam_id].reshape(3, 3).copy(),
+                "hits": _grid_hits(sim, cam, cam_id),
+            }
+        )
         tracker.observe(sim.data)
         sim.step(sim.expert_action())
     seg_renderer._gl_context.make_current()
     seg_renderer.close()
     points, visible = tracker.tracks()
-    result = dict(points=points, visible=visible, bodies=tracker.start_bodies(), frames=frames, gripper=gripper, cam=cam)
+    result = dict(
+        points=points, visible=visible, bodies=tracker.start_bodies(), frames=frames, gripper=gripper, cam=cam
+    )
     sim.close()
     return result
 
@@ -84,7 +88,9 @@ def test_gripper_points_follow_the_gripper_pose(rollout):
             for k in range(1, 16):
                 f = frames[s + k]
                 world = _rotate(f["xquat"][b], local) + f["xpos"][b]
-                expected = _opencv_project(world, f["cam_pos"], f["cam_mat"], rollout["cam"].fovy_deg, rollout["cam"].rotate_180)
+                expected = _opencv_project(
+                    world, f["cam_pos"], f["cam_mat"], rollout["cam"].fovy_deg, rollout["cam"].rotate_180
+                )
                 assert np.allclose(px[s, k, n], expected, atol=2e-3)  # float32 storage
                 compared += 1
     assert compared > 200
@@ -141,7 +147,9 @@ def test_batched_rays_agree_with_single_rays():
     mismatches = 0
     for _ in range(30):
         origin = sim.data.cam_xpos[cam_id].copy()
-        dirs = sim.camera_models["corner"].ray_directions(rng.uniform(0, SIZE, (400, 2)), sim.data.cam_xmat[cam_id].reshape(3, 3))
+        dirs = sim.camera_models["corner"].ray_directions(
+            rng.uniform(0, SIZE, (400, 2)), sim.data.cam_xmat[cam_id].reshape(3, 3)
+        )
         geom, dist = np.zeros(400, np.int32), np.zeros(400)
         mujoco.mj_multiRay(fixed, sim.data, origin, dirs.ravel(), groups, 1, -1, geom, dist, 400, 1e4)
         one = np.zeros(1, np.int32)

@@ -24,7 +24,9 @@ def test_a_motion_key_moves_along_its_axis_until_hold_runs_out_after_its_last_re
 def test_the_gripper_toggles_and_stays_and_is_sent_for_hold_after_each_press():
     keys = KeyboardTwist(hold=0.5)
     keys.feed("g", 0.0)
-    assert keys.twist(0.2) is not None and keys.twist(0.2).linear == (0.0, 0.0, 0.0) and keys.twist(0.2).angular[2] == 1.0
+    assert (
+        keys.twist(0.2) is not None and keys.twist(0.2).linear == (0.0, 0.0, 0.0) and keys.twist(0.2).angular[2] == 1.0
+    )
     assert keys.twist(0.6) is None
     keys.feed("d", 1.0)
     assert keys.twist(1.0).angular[2] == 1.0 and keys.twist(1.0).linear == (0.0, -0.5, 0.0)  # still closed while moving

@@ -8,13 +8,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from tiny import tiny_dataset
 
 from amplify_ros.data.dataset import list_episodes, read_manifest
 from amplify_ros.data.episode import read_episode, read_summary
 from amplify_ros.data.lerobot_export import export_lerobot
 from amplify_ros.data.lerobot_import import resample
 from amplify_ros.train.data_cli import main
-from tiny import tiny_dataset
 
 CAMS = ("cam", "wrist")
 KEYS = ["observation.images.cam", "observation.images.wrist"]
@@ -45,10 +45,22 @@ def test_info_json_follows_v3(exported):
     assert info["data_path"] == "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
     assert info["video_path"] == "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4"
     f = info["features"]
-    assert list(f) == [*KEYS, "observation.state", "action", "timestamp", "frame_index", "episode_index", "index", "task_index"]
+    assert list(f) == [
+        *KEYS,
+        "observation.state",
+        "action",
+        "timestamp",
+        "frame_index",
+        "episode_index",
+        "index",
+        "task_index",
+    ]
     assert f["observation.images.cam"]["dtype"] == "video" and f["observation.images.cam"]["shape"] == [32, 32, 3]
     assert f["observation.images.cam"]["names"] == ["height", "width", "channels"]
-    assert f["observation.images.cam"]["info"]["video.codec"] == "h264" and f["observation.images.cam"]["info"]["video.fps"] == 10
+    assert (
+        f["observation.images.cam"]["info"]["video.codec"] == "h264"
+        and f["observation.images.cam"]["info"]["video.fps"] == 10
+    )
     assert f["observation.state"] == {"dtype": "float32", "shape": [4], "names": None}
     assert f["timestamp"] == {"dtype": "float32", "shape": [1], "names": None}
     assert f["index"]["dtype"] == "int64"
@@ -58,18 +70,39 @@ def test_files_sit_where_the_templates_say(exported):
     info = json.loads((exported / "meta/info.json").read_text())
     episodes = pq.read_table(exported / "meta/episodes/chunk-000/file-000.parquet").to_pylist()
     for ep in episodes:
-        assert (exported / info["data_path"].format(chunk_index=ep["data/chunk_index"], file_index=ep["data/file_index"])).is_file()
+        assert (
+            exported / info["data_path"].format(chunk_index=ep["data/chunk_index"], file_index=ep["data/file_index"])
+        ).is_file()
         for key in KEYS:
-            assert (exported / info["video_path"].format(video_key=key, chunk_index=ep[f"videos/{key}/chunk_index"],
-                                                         file_index=ep[f"videos/{key}/file_index"])).is_file()
+            assert (
+                exported
+                / info["video_path"].format(
+                    video_key=key,
+                    chunk_index=ep[f"videos/{key}/chunk_index"],
+                    file_index=ep[f"videos/{key}/file_index"],
+                )
+            ).is_file()
     assert sorted(p.relative_to(exported).as_posix() for p in exported.rglob("*") if p.is_file()) == [
-        "data/chunk-000/file-000.parquet", "meta/episodes/chunk-000/file-000.parquet", "meta/info.json",
-        "meta/stats.json", "meta/tasks.parquet", *[f"videos/{k}/chunk-000/file-000.mp4" for k in KEYS]]
+        "data/chunk-000/file-000.parquet",
+        "meta/episodes/chunk-000/file-000.parquet",
+        "meta/info.json",
+        "meta/stats.json",
+        "meta/tasks.parquet",
+        *[f"videos/{k}/chunk-000/file-000.mp4" for k in KEYS],
+    ]
 
 
 def test_frames_episodes_and_tasks_tables(exported):
     data = pq.read_table(exported / "data/chunk-000/file-000.parquet")
-    assert data.column_names == ["observation.state", "action", "timestamp", "frame_index", "episode_index", "index", "task_index"]
+    assert data.column_names == [
+        "observation.state",
+        "action",
+        "timestamp",
+        "frame_index",
+        "episode_index",
+        "index",
+        "task_index",
+    ]
     state = data.schema.field("observation.state").type  # what datasets.Sequence(length=4) reads
     assert pa.types.is_fixed_size_list(state) and state.list_size == 4 and state.value_type == pa.float32()
     assert data.column("index").to_pylist() == list(range(48))
@@ -79,23 +112,49 @@ def test_frames_episodes_and_tasks_tables(exported):
     assert data.column("task_index").to_pylist() == [0] * 24 + [1] * 24
     episodes = pq.read_table(exported / "meta/episodes/chunk-000/file-000.parquet").to_pylist()
     assert [(e["episode_index"], e["length"], e["dataset_from_index"], e["dataset_to_index"]) for e in episodes] == [
-        (i, 12, 12 * i, 12 * i + 12) for i in range(4)]
+        (i, 12, 12 * i, 12 * i + 12) for i in range(4)
+    ]
     assert [e["tasks"] for e in episodes] == [["push the block"]] * 2 + [["reach the block"]] * 2
     # the episodes follow one another in each camera's mp4
-    assert np.allclose([(e["videos/observation.images.cam/from_timestamp"], e["videos/observation.images.cam/to_timestamp"])
-                        for e in episodes], [(12 * i / 10, 12 * (i + 1) / 10) for i in range(4)])
+    assert np.allclose(
+        [
+            (e["videos/observation.images.cam/from_timestamp"], e["videos/observation.images.cam/to_timestamp"])
+            for e in episodes
+        ],
+        [(12 * i / 10, 12 * (i + 1) / 10) for i in range(4)],
+    )
     tasks = pq.read_table(exported / "meta/tasks.parquet")
     assert tasks.to_pydict() == {"task_index": [0, 1], "task": ["push the block", "reach the block"]}
-    assert json.loads(tasks.schema.metadata[b"pandas"])["index_columns"] == ["task"]  # pandas: the sentence is the index
+    assert json.loads(tasks.schema.metadata[b"pandas"])["index_columns"] == [
+        "task"
+    ]  # pandas: the sentence is the index
 
 
 def test_stats_shapes_and_values(exported, ours):
     stats = json.loads((exported / "meta/stats.json").read_text())
-    assert set(stats) == {*KEYS, "observation.state", "action", "timestamp", "frame_index", "episode_index", "index", "task_index"}
+    assert set(stats) == {
+        *KEYS,
+        "observation.state",
+        "action",
+        "timestamp",
+        "frame_index",
+        "episode_index",
+        "index",
+        "task_index",
+    }
     for key in ("observation.state", "action"):
         assert {k: np.shape(v) for k, v in stats[key].items()} == {
-            "min": (4,), "max": (4,), "mean": (4,), "std": (4,), "count": (1,), "q01": (4,), "q10": (4,), "q50": (4,),
-            "q90": (4,), "q99": (4,)}
+            "min": (4,),
+            "max": (4,),
+            "mean": (4,),
+            "std": (4,),
+            "count": (1,),
+            "q01": (4,),
+            "q10": (4,),
+            "q50": (4,),
+            "q90": (4,),
+            "q99": (4,),
+        }
     assert np.shape(stats["observation.images.cam"]["mean"]) == (3, 1, 1) and stats["index"]["count"] == [48]
     proprio = np.concatenate([read_episode(p).proprio for p in list_episodes(ours)])
     assert np.allclose(stats["observation.state"]["mean"], proprio.mean(0), atol=1e-6)
@@ -108,8 +167,22 @@ def test_stats_shapes_and_values(exported, ours):
 
 def test_round_trip_keeps_everything_but_video_noise(exported, ours, tmp_path):
     back = tmp_path / "back"
-    assert main(["import-lerobot", str(exported), *sum((["--camera", k] for k in KEYS), []), "--out", str(back),
-                 "--fps", "10", "--size", "32"]) == 0
+    assert (
+        main(
+            [
+                "import-lerobot",
+                str(exported),
+                *sum((["--camera", k] for k in KEYS), []),
+                "--out",
+                str(back),
+                "--fps",
+                "10",
+                "--size",
+                "32",
+            ]
+        )
+        == 0
+    )
     pairs = list(zip(list_episodes(ours), list_episodes(back), strict=True))
     for a_path, b_path in pairs:
         a, b = read_episode(a_path), read_episode(b_path)
@@ -144,7 +217,9 @@ def test_import_resamples_picks_features_and_records_names(ours, tmp_path):
     assert np.array_equal(b.proprio, a.proprio[::2]) and np.array_equal(b.actions, a.actions[:10:2])
     assert b.info["proprio"] == ["x", "y", "z", "g"] and b.info["actions"] == ["dx", "dy", "dz", "dg"]
     free = tmp_path / "free"
-    assert main(["import-lerobot", str(lr), "--camera", KEYS[0], "--out", str(free), "--action-free", "--size", "16"]) == 0
+    assert (
+        main(["import-lerobot", str(lr), "--camera", KEYS[0], "--out", str(free), "--action-free", "--size", "16"]) == 0
+    )
     assert not read_summary(list_episodes(free)[0]).has_actions
 
 
@@ -156,7 +231,10 @@ def test_resample_matches_import_video():
 
 def test_imported_episodes_can_be_tracked(exported, tmp_path):
     out = tmp_path / "tracked"
-    assert main(["import-lerobot", str(exported), "--camera", KEYS[0], "--out", str(out), "--size", "32", "--fps", "10"]) == 0
+    assert (
+        main(["import-lerobot", str(exported), "--camera", KEYS[0], "--out", str(out), "--size", "32", "--fps", "10"])
+        == 0
+    )
     assert main(["track", str(out)]) == 0
     assert all(read_summary(p).track_sources == {"cam": "lk"} for p in list_episodes(out))
 
@@ -186,7 +264,9 @@ def test_bad_lerobot_folders_are_one_line_and_write_nothing(exported, tmp_path, 
     shutil.copytree(exported, holes)
     (holes / "videos/observation.images.cam/chunk-000/file-000.mp4").unlink()
     assert main(["import-lerobot", str(holes), *argv]) == 2
-    assert "1 video file(s) missing, e.g. videos/observation.images.cam/chunk-000/file-000.mp4" in _one_error_line(capsys)
+    assert "1 video file(s) missing, e.g. videos/observation.images.cam/chunk-000/file-000.mp4" in _one_error_line(
+        capsys
+    )
     assert not out.exists()
 
 
@@ -221,10 +301,32 @@ def test_import_bag_to_lerobot_in_one_command(tmp_path):
 
     bag = write_bag(tmp_path / "bag", recording(duration=1.0))
     out = tmp_path / "lr"
-    assert main(["import-bag", str(bag), "--to", "lerobot", "--out", str(out), "--action-topic", "/cmd", "--size", "32",
-                 "--state-joints", "elbow,shoulder", "--rate", "10"]) == 0
+    assert (
+        main(
+            [
+                "import-bag",
+                str(bag),
+                "--to",
+                "lerobot",
+                "--out",
+                str(out),
+                "--action-topic",
+                "/cmd",
+                "--size",
+                "32",
+                "--state-joints",
+                "elbow,shoulder",
+                "--rate",
+                "10",
+            ]
+        )
+        == 0
+    )
     info = json.loads((out / "meta/info.json").read_text())
-    assert info["fps"] == 10 and info["total_episodes"] == 1 and list(info["features"])[:3] == [
-        "observation.images.camera", "observation.state", "action"]
+    assert (
+        info["fps"] == 10
+        and info["total_episodes"] == 1
+        and list(info["features"])[:3] == ["observation.images.camera", "observation.state", "action"]
+    )
     assert info["features"]["observation.state"]["names"] == ["elbow", "shoulder"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bag", "lr"]  # the staging episodes are gone

@@ -25,16 +25,29 @@ tracks: oracle
 grid_size: 20
 horizon: 16
 """
-GENERATED = DatasetManifest(env="metaworld", seed=0, image_size=128, cameras=["corner"], action_free=False,
-                            action_noise=0.1, action_repeat=4, tracks="oracle", grid_size=20, horizon=16)
+GENERATED = DatasetManifest(
+    env="metaworld",
+    seed=0,
+    image_size=128,
+    cameras=["corner"],
+    action_free=False,
+    action_noise=0.1,
+    action_repeat=4,
+    tracks="oracle",
+    grid_size=20,
+    horizon=16,
+)
 BAG_SETTINGS = BagImportSettings(extra_image_topics=("/wrist/image",), state_joints=("j1", "j2"), action_topic="/cmd")
 
 
-@pytest.mark.parametrize("manifest", [
-    GENERATED,
-    video_manifest(96, 20.0),
-    DatasetManifest.from_dict(bag_manifest(BAG_SETTINGS)),
-])
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        GENERATED,
+        video_manifest(96, 20.0),
+        DatasetManifest.from_dict(bag_manifest(BAG_SETTINGS)),
+    ],
+)
 def test_round_trip_through_the_file(manifest, tmp_path):
     prepare(tmp_path / "ds", manifest)
     on_disk = read_manifest(tmp_path / "ds")
@@ -43,8 +56,14 @@ def test_round_trip_through_the_file(manifest, tmp_path):
 
 
 def test_settings_that_do_not_apply_are_left_out():
-    assert video_manifest(128, 20.0).to_dict() == {"format": "amplify_ros.dataset/1", "env": "video", "image_size": 128,
-                                                   "fps": 20.0, "cameras": ["video"], "action_free": True}
+    assert video_manifest(128, 20.0).to_dict() == {
+        "format": "amplify_ros.dataset/1",
+        "env": "video",
+        "image_size": 128,
+        "fps": 20.0,
+        "cameras": ["video"],
+        "action_free": True,
+    }
 
 
 def test_a_folder_written_before_extends_with_the_same_settings_only(tmp_path):

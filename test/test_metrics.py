@@ -3,8 +3,15 @@
 import numpy as np
 import pytest
 
-from amplify_ros.core.metrics import (delta_auc, delta_avg, moving_tracks, mse, occlusion_accuracy, pixel_accuracy,
-                                      track_metrics)
+from amplify_ros.core.metrics import (
+    delta_auc,
+    delta_avg,
+    moving_tracks,
+    mse,
+    occlusion_accuracy,
+    pixel_accuracy,
+    track_metrics,
+)
 
 PX = 1 / 64
 SIZE = (128, 128)

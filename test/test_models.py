@@ -1,13 +1,12 @@
 """Tokenizer, forward model and track baseline on tiny shapes: shapes, learning, masking."""
 
+import pytest
 import torch
+from tiny import TINY_FORWARD, TINY_TOKENIZER
 
 from amplify_ros.core.forward_model import ForwardConfig, ForwardModel
-import pytest
-
 from amplify_ros.core.tokenizer import MotionTokenizer, TokenizerConfig, displacement_steps, steps_to_tracks
 from amplify_ros.core.track_baseline import TrackBaseline, TrackBaselineConfig
-from tiny import TINY_FORWARD, TINY_TOKENIZER
 
 B, V, S, N, SIZE = 4, 2, 6, 10, 32
 
@@ -32,7 +31,9 @@ def test_displacement_steps_round_trip_within_half_a_class(class_px):
 
 
 def test_expected_decoding_keeps_motion_below_one_class():
-    model = MotionTokenizer(TokenizerConfig(image_size=SIZE, views=1, num_points=1, horizon=2, factorised=True, **TINY_TOKENIZER))
+    model = MotionTokenizer(
+        TokenizerConfig(image_size=SIZE, views=1, num_points=1, horizon=2, factorised=True, **TINY_TOKENIZER)
+    )
     p = torch.zeros(2, 15)
     p[0, 7], p[0, 8] = 0.6, 0.4  # rows: "stay" 60 %, "+1 class" 40 %
     p[1, 7] = 1.0  # columns: stay
@@ -40,12 +41,17 @@ def test_expected_decoding_keeps_motion_below_one_class():
     assert torch.allclose(model.logits_to_steps(logits, "expected"), torch.tensor([[0.4, 0.0]]), atol=1e-5)
     assert torch.equal(model.logits_to_steps(logits, "argmax"), torch.tensor([[0.0, 0.0]]))
     joint = MotionTokenizer(TokenizerConfig(image_size=SIZE, views=1, num_points=1, horizon=2, **TINY_TOKENIZER))
-    assert torch.allclose(joint.logits_to_steps(torch.outer(p[0], p[1]).clamp_min(1e-9).log().reshape(1, 225), "expected"),
-                          torch.tensor([[0.4, 0.0]]), atol=1e-5)  # the joint classes' marginals
+    assert torch.allclose(
+        joint.logits_to_steps(torch.outer(p[0], p[1]).clamp_min(1e-9).log().reshape(1, 225), "expected"),
+        torch.tensor([[0.4, 0.0]]),
+        atol=1e-5,
+    )  # the joint classes' marginals
 
 
 def test_training_points_take_the_moving_tracks_first():
-    cfg = TokenizerConfig(image_size=SIZE, views=V, num_points=N, horizon=S, train_points=4, moving_share=0.5, **TINY_TOKENIZER)
+    cfg = TokenizerConfig(
+        image_size=SIZE, views=V, num_points=N, horizon=S, train_points=4, moving_share=0.5, **TINY_TOKENIZER
+    )
     model = MotionTokenizer(cfg)
     steps = torch.zeros(B, V, S - 1, N, 2, dtype=torch.long)
     steps[:, 1, 2, 3, 0] = 1  # point 3 moves once, in the second view
@@ -60,8 +66,16 @@ def test_image_conditioned_tokenizer_learns_which_points_the_image_says_move():
     """Half of the points move in each sample, a different half per sample, and the image is
     bright exactly where they are; the decoder needs the image (or codes) to tell which."""
     torch.manual_seed(0)
-    cfg = TokenizerConfig(image_size=SIZE, views=1, num_points=N, horizon=S, factorised=True, image_cond=True,
-                          image_channels=8, **TINY_TOKENIZER)
+    cfg = TokenizerConfig(
+        image_size=SIZE,
+        views=1,
+        num_points=N,
+        horizon=S,
+        factorised=True,
+        image_cond=True,
+        image_channels=8,
+        **TINY_TOKENIZER,
+    )
     model = MotionTokenizer(cfg)
     start = torch.stack(torch.meshgrid(torch.linspace(-0.8, 0.8, 2), torch.linspace(-0.8, 0.8, 5), indexing="ij"), -1)
     start = start.reshape(1, 1, N, 2).expand(B, 1, N, 2)
@@ -113,14 +127,26 @@ def test_tokenizer_encoder_is_causal():
     tracks = tracks_moving()
     changed = tracks.clone()
     changed[:, :, 4:] += 0.3  # velocity changes from step 3 on
-    before = model.to_fsq(model.encoder(model.proj_in(torch.flatten((tracks[:, :, 1:] - tracks[:, :, :-1]).transpose(1, 2), 2)) + model.enc_pos, mask=model._enc_mask))
-    after = model.to_fsq(model.encoder(model.proj_in(torch.flatten((changed[:, :, 1:] - changed[:, :, :-1]).transpose(1, 2), 2)) + model.enc_pos, mask=model._enc_mask))
+    before = model.to_fsq(
+        model.encoder(
+            model.proj_in(torch.flatten((tracks[:, :, 1:] - tracks[:, :, :-1]).transpose(1, 2), 2)) + model.enc_pos,
+            mask=model._enc_mask,
+        )
+    )
+    after = model.to_fsq(
+        model.encoder(
+            model.proj_in(torch.flatten((changed[:, :, 1:] - changed[:, :, :-1]).transpose(1, 2), 2)) + model.enc_pos,
+            mask=model._enc_mask,
+        )
+    )
     assert torch.allclose(before[:, :3], after[:, :3], atol=1e-6)
     assert not torch.allclose(before[:, 3:], after[:, 3:])
 
 
 def forward_model():
-    cfg = ForwardConfig(image_size=SIZE, views=1, code_len=5, fsq_levels=[4, 4], vocab=["<unk>", "push", "reach"], **TINY_FORWARD)
+    cfg = ForwardConfig(
+        image_size=SIZE, views=1, code_len=5, fsq_levels=[4, 4], vocab=["<unk>", "push", "reach"], **TINY_FORWARD
+    )
     return ForwardModel(cfg)
 
 
@@ -157,7 +183,9 @@ def test_forward_model_learns_and_cached_decoding_matches_teacher_forcing():
 
 def test_track_baseline_learns_a_constant_motion():
     torch.manual_seed(0)
-    cfg = TrackBaselineConfig(image_size=SIZE, views=V, horizon=S, vocab=["<unk>", "push"], train_points=None, **TINY_FORWARD)
+    cfg = TrackBaselineConfig(
+        image_size=SIZE, views=V, horizon=S, vocab=["<unk>", "push"], train_points=None, **TINY_FORWARD
+    )
     model = TrackBaseline(cfg)
     images = torch.randint(0, 255, (B, V, SIZE, SIZE, 3), dtype=torch.uint8)
     tracks = tracks_moving(2.0)

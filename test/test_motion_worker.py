@@ -3,9 +3,9 @@
 import threading
 
 import numpy as np
+from harness import wait_until
 
 from amplify_ros.control.motion_worker import MotionWorker
-from harness import wait_until
 
 
 class Gated:

@@ -4,6 +4,7 @@ import time
 
 import pytest
 from geometry_msgs.msg import TwistStamped
+from messages import command, joint_state
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import JointState
@@ -12,14 +13,18 @@ from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
 from amplify_ros.nodes.arm_output_node import ArmOutputNode
-from messages import command, joint_state
 
 JOINTS = ["j1", "j2", "j3"]
 
 
 def make(ros, output_type="joint_trajectory", **params) -> ArmOutputNode:
-    overrides = {"joint_names": JOINTS, "output_type": output_type, "lower": [-1.0, -1.0, -1.0],
-                 "upper": [1.0, 1.0, 1.0], **params}
+    overrides = {
+        "joint_names": JOINTS,
+        "output_type": output_type,
+        "lower": [-1.0, -1.0, -1.0],
+        "upper": [1.0, 1.0, 1.0],
+        **params,
+    }
     return ros.start(ArmOutputNode, *(Parameter(k, value=v) for k, v in overrides.items() if v != []))
 
 
@@ -32,6 +37,7 @@ def inputs(ros, kind=JointTrajectory):
 
     def send(values, age=0.0, names=JOINTS) -> None:
         pub.publish(command([values], names, time.time() - age))
+
     return out, send
 
 
@@ -90,8 +96,10 @@ def test_nan_stale_and_missing_heartbeat_are_held(ros):
     ros.spin_until(lambda: node._heartbeat is not None, "the heartbeat")
     send([0.0, float("nan"), 0.0])
     send([0.0, 0.0, 0.0], age=2.0)  # computed from a 2 s old image
-    ros.spin_until(lambda: node.filter.counters["non_finite"] == 1 and node.filter.counters["stale_image"] == 1,
-                   "the NaN and the stale command to be held")
+    ros.spin_until(
+        lambda: node.filter.counters["non_finite"] == 1 and node.filter.counters["stale_image"] == 1,
+        "the NaN and the stale command to be held",
+    )
     assert not out
     heartbeat.publish(Bool(data=True))  # fresh again, however slow this machine is
     send([0.5, -0.5, 0.25])
@@ -103,8 +111,11 @@ def test_velocity_limit_steps_from_the_current_state(ros):
     node = make(ros, "float64_array", enabled=True, state_names=JOINTS, max_velocity=[0.1], period=0.1)
     states = ros.publisher(JointState, "joint_states", qos_profile_sensor_data)
     out, send = inputs(ros, Float64MultiArray)
-    ros.spin_until(lambda: node._state is not None, "the joint state",  # best effort: resent until one arrives
-                   between=lambda: states.publish(joint_state(time.time(), JOINTS, [0.0, 0.2, 0.0])))
+    ros.spin_until(
+        lambda: node._state is not None,
+        "the joint state",  # best effort: resent until one arrives
+        between=lambda: states.publish(joint_state(time.time(), JOINTS, [0.0, 0.2, 0.0])),
+    )
     send([0.5, 0.2, -0.5])
     ros.spin_until(lambda: out, "the first command out")
     assert list(out[-1].data) == pytest.approx([0.01, 0.2, -0.01])  # 0.1 per s x 0.1 s

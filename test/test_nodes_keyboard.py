@@ -86,11 +86,17 @@ def test_keys_move_the_simulated_arm_in_the_sim_keyboard_graph(ros, tmp_path):
     master, slave = os.openpty()
     before = termios.tcgetattr(slave)
     log = (tmp_path / "bringup.log").open("w")
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "amplify-bringup"), str(config)], stdin=slave,
-                            stdout=log, stderr=subprocess.STDOUT)  # on this test's ROS_DOMAIN_ID
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "amplify-bringup"), str(config)],
+        stdin=slave,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )  # on this test's ROS_DOMAIN_ID
     ee = ros.listen(JointState, "ee_state")
     try:
-        ros.spin_until(lambda: ee, lambda: "the first ee_state; bringup log:\n" + (tmp_path / "bringup.log").read_text(), 60.0)
+        ros.spin_until(
+            lambda: ee, lambda: "the first ee_state; bringup log:\n" + (tmp_path / "bringup.log").read_text(), 60.0
+        )
         start_z = ee[0].position[2]
         for _ in range(20):  # a held key: the terminal repeats it
             os.write(master, b"r")

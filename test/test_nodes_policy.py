@@ -6,23 +6,27 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
+from messages import header, image, joint_state
 from rclpy.parameter import Parameter
 from rclpy.publisher import Publisher
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
+from tiny import tiny_policy_checkpoint
 from trajectory_msgs.msg import JointTrajectory
 
 from amplify_ros.nodes.policy_node import PolicyNode
 from amplify_ros.nodes.qos import latched_qos
 from amplify_ros.nodes.stamps import stamp_ns
 from amplify_ros.nodes.tensor_msgs import msg_to_codes, msg_to_tracks, trajectory_to_chunk
-from messages import header, image, joint_state
-from tiny import tiny_policy_checkpoint
 
 NAMES = ["ee_x", "ee_y", "ee_z", "gripper"]
-OUTPUTS = {"amplify/action_chunk": JointTrajectory, "amplify/command": JointTrajectory,
-           "amplify/motion_tokens": Image, "amplify/predicted_tracks": Image}
+OUTPUTS = {
+    "amplify/action_chunk": JointTrajectory,
+    "amplify/command": JointTrajectory,
+    "amplify/motion_tokens": Image,
+    "amplify/predicted_tracks": Image,
+}
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +56,12 @@ def inputs(ros, node: PolicyNode) -> Graph:
     """Listeners on every output and /diagnostics, and the camera and joint-state links, matched."""
     got = {topic: ros.listen(kind, topic) for topic, kind in OUTPUTS.items()}
     got["/diagnostics"] = ros.listen(DiagnosticArray, "/diagnostics")
-    graph = Graph(node, got, ros.publisher(JointState, "joint_states", qos_profile_sensor_data),
-                  ros.publisher(Image, "camera/image_raw", qos_profile_sensor_data))
+    graph = Graph(
+        node,
+        got,
+        ros.publisher(JointState, "joint_states", qos_profile_sensor_data),
+        ros.publisher(Image, "camera/image_raw", qos_profile_sensor_data),
+    )
     ros.connected()
     return graph
 
@@ -61,8 +69,12 @@ def inputs(ros, node: PolicyNode) -> Graph:
 @pytest.fixture
 def graph(ros, checkpoint) -> Graph:
     """The policy node with the task sentence, fed and listened to by the test."""
-    node = ros.start(PolicyNode, Parameter("checkpoint", value=str(checkpoint)), Parameter("state_names", value=NAMES),
-                     Parameter("max_state_age", value=1.0))
+    node = ros.start(
+        PolicyNode,
+        Parameter("checkpoint", value=str(checkpoint)),
+        Parameter("state_names", value=NAMES),
+        Parameter("max_state_age", value=1.0),
+    )
     ros.publisher(String, "amplify/task", latched_qos()).publish(String(data="press the button"))
     ros.spin_until(lambda: node.acting.sentence == "press the button", "the task sentence")
     return inputs(ros, node)
@@ -77,14 +89,17 @@ def act(ros, graph: Graph) -> float:
         if not sent or time.time() - sent[-1] > 1.0:
             sent.append(time.time())
             graph.send(sent[-1])
+
     ros.spin_until(lambda: sent and graph.answered(sent[-1]), "the answer to a frame", between=resend)
     return sent[-1]
 
 
 def test_a_frame_gives_chunk_command_tokens_and_tracks_with_the_image_header(ros, graph):
     want = stamp_ns(header(act(ros, graph)))
-    ros.spin_until(lambda: all(any(stamp_ns(m.header) == want for m in graph.got[t]) for t in OUTPUTS),
-                   "every output for the frame")
+    ros.spin_until(
+        lambda: all(any(stamp_ns(m.header) == want for m in graph.got[t]) for t in OUTPUTS),
+        "every output for the frame",
+    )
     out = {t: next(m for m in graph.got[t] if stamp_ns(m.header) == want) for t in OUTPUTS}  # all from one image
     chunk_msg = out["amplify/action_chunk"]
     assert chunk_msg.header.frame_id == "cam"
@@ -120,15 +135,25 @@ def test_stale_images_and_bad_states_publish_nothing(ros, graph):
     ros.spin_until(lambda: node.health.dropped["stale_image"] > stale, "the 5 s old frame to be refused")
     now = time.time()
     graph.states.publish(joint_state(now, NAMES, [0.0, float("nan"), 0.2, 1.0]))
-    ros.spin_until(lambda: node.health.dropped["bad_state"] == 1, "the NaN state to be refused")  # on arrival: never paired
+    ros.spin_until(
+        lambda: node.health.dropped["bad_state"] == 1, "the NaN state to be refused"
+    )  # on arrival: never paired
     assert "not finite" in node.health.error
     graph.images.publish(image(now))
-    ros.spin_until(lambda: node.health.dropped["stale_state"] == 1, "the frame to find no fresh state")  # the others are 5 s away
+    ros.spin_until(
+        lambda: node.health.dropped["stale_state"] == 1, "the frame to find no fresh state"
+    )  # the others are 5 s away
     graph.send(good := time.time())
     ros.spin_until(lambda: graph.answered(good), "the answer to a good frame after them")
     assert not graph.answered(old) and not graph.answered(now)  # answers come in order
-    ros.spin_until(lambda: any(s.values and any(v.key == "dropped_stale_image" for v in s.values)
-                               for d in graph.got["/diagnostics"] for s in d.status), "the drops on /diagnostics")
+    ros.spin_until(
+        lambda: any(
+            s.values and any(v.key == "dropped_stale_image" for v in s.values)
+            for d in graph.got["/diagnostics"]
+            for s in d.status
+        ),
+        "the drops on /diagnostics",
+    )
 
 
 def test_chunks_from_before_a_camera_outage_are_not_executed_after_it(ros, graph):
@@ -151,8 +176,13 @@ def test_parameters_are_described_ranged_and_rejected_with_a_reason(ros, graph, 
     node = graph.node
     desc = node.describe_parameter("ensemble_k")
     assert desc.description and desc.floating_point_range[0].to_value == 1.0
-    results = node.set_parameters([Parameter("ensemble_k", value=3.0), Parameter("ensemble", value="sometimes"),
-                                   Parameter("state_names", value=["x"])])
+    results = node.set_parameters(
+        [
+            Parameter("ensemble_k", value=3.0),
+            Parameter("ensemble", value="sometimes"),
+            Parameter("state_names", value=["x"]),
+        ]
+    )
     assert [r.successful for r in results] == [False, False, False]
     assert "one of" in results[1].reason and "read-only" in results[2].reason
     assert node.set_parameters([Parameter("ensemble", value="open-loop")])[0].successful
@@ -167,8 +197,13 @@ def test_parameters_are_described_ranged_and_rejected_with_a_reason(ros, graph, 
     both = tiny_policy_checkpoint(tmp_path / "parallel", parallel_depth=1)
     assert node.set_parameters([Parameter("checkpoint", value=str(both))])[0].successful
     assert node.set_parameters([Parameter("code_decoding", value="parallel")])[0].successful
-    assert node.acting.policy.motion.code_decoding == "parallel" and node.acting.policy.runtime == "onnxruntime"  # the defaults
-    assert node.set_parameters([Parameter("runtime", value="torch")])[0].successful and node.acting.policy.motion._graph is None
+    assert (
+        node.acting.policy.motion.code_decoding == "parallel" and node.acting.policy.runtime == "onnxruntime"
+    )  # the defaults
+    assert (
+        node.set_parameters([Parameter("runtime", value="torch")])[0].successful
+        and node.acting.policy.motion._graph is None
+    )
     act(ros, graph)  # acts on codes from the parallel head
 
 
@@ -182,7 +217,10 @@ def test_a_missing_checkpoint_is_reported_and_the_node_stays_up(ros):
 def test_async_forward_mode_acts_with_recent_codes_and_publishes_them_with_their_own_frame(ros, graph):
     node, got = graph.node, graph.got
     sent = [act(ros, graph)]  # its tokens may come after the clear
-    assert node.set_parameters([Parameter("forward_mode", value="async")])[0].successful and node.acting.runner.worker is not None
+    assert (
+        node.set_parameters([Parameter("forward_mode", value="async")])[0].successful
+        and node.acting.runner.worker is not None
+    )
     for messages in got.values():
         messages.clear()
 
@@ -199,7 +237,10 @@ def test_async_forward_mode_acts_with_recent_codes_and_publishes_them_with_their
     assert len(ages) >= 5 and 0.0 <= min(ages) and max(ages) <= 200.0  # max_codes_age 0.2 s
     node.acting.on_task(String(data="open the door"))  # a new task: codes of the old one are not used
     assert node.acting.runner.worker.codes_for(sent[-1], "open the door", 10.0, 0.0) is None
-    assert node.set_parameters([Parameter("forward_mode", value="sync")])[0].successful and node.acting.runner.worker is None
+    assert (
+        node.set_parameters([Parameter("forward_mode", value="sync")])[0].successful
+        and node.acting.runner.worker is None
+    )
 
 
 def test_extra_cameras_pair_by_stamp_and_a_checkpoint_with_other_views_is_refused(ros, tmp_path):
@@ -207,17 +248,27 @@ def test_extra_cameras_pair_by_stamp_and_a_checkpoint_with_other_views_is_refuse
     single = PolicyNode(parameter_overrides=[Parameter("checkpoint", value=str(two))])
     assert single.acting.policy is None and "takes 2 camera view(s); this node has 1" in single.health.error
     single.destroy_node()
-    node = ros.start(PolicyNode, Parameter("checkpoint", value=str(two)), Parameter("extra_cameras", value=["wrist"]),
-                     Parameter("state_names", value=NAMES), Parameter("max_state_age", value=1.0),
-                     Parameter("max_view_skew", value=0.02))
+    node = ros.start(
+        PolicyNode,
+        Parameter("checkpoint", value=str(two)),
+        Parameter("extra_cameras", value=["wrist"]),
+        Parameter("state_names", value=NAMES),
+        Parameter("max_state_age", value=1.0),
+        Parameter("max_view_skew", value=0.02),
+    )
     wrist = ros.publisher(Image, "wrist/image_raw", qos_profile_sensor_data)
     graph = inputs(ros, node)
     node.acting.on_task(String(data="press the button"))
     now = time.time()
-    ros.spin_until(lambda: node.health.dropped["no_view"] > 0, "a frame refused for want of a wrist view",
-                   between=lambda: graph.send(now))
+    ros.spin_until(
+        lambda: node.health.dropped["no_view"] > 0,
+        "a frame refused for want of a wrist view",
+        between=lambda: graph.send(now),
+    )
     wrist.publish(image(now - 0.1))  # 100 ms apart: not one moment
-    ros.spin_until(lambda: node.health.dropped["view_skew"] > 0, "a frame refused for the skew", between=lambda: graph.send(now))
+    ros.spin_until(
+        lambda: node.health.dropped["view_skew"] > 0, "a frame refused for the skew", between=lambda: graph.send(now)
+    )
     assert "wrist/image_raw's nearest frame is 100 ms" in node.health.error
     wrist.publish(image(now + 0.01))
     ros.spin_until(lambda: graph.answered(now), "the answer to both views", between=lambda: graph.send(now))

@@ -7,6 +7,8 @@ import numpy as np
 import pyrealsense2 as rs
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from fake_realsense import FakeRealSense
+from fake_realsense import stamp_ns as camera_ns
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
@@ -15,13 +17,15 @@ from amplify_ros.nodes.bringup import build_nodes
 from amplify_ros.nodes.conversions import imgmsg_to_numpy
 from amplify_ros.nodes.realsense_node import RealSenseNode
 from amplify_ros.nodes.stamps import stamp_ns
-from fake_realsense import FakeRealSense
-from fake_realsense import stamp_ns as camera_ns
 
 COLOR, COLOR_INFO = "camera/color/image_raw", "camera/color/camera_info"
 DEPTH, DEPTH_INFO = "camera/aligned_depth_to_color/image_raw", "camera/aligned_depth_to_color/camera_info"
-FAST = [Parameter("width", value=64), Parameter("height", value=48), Parameter("reconnect_period", value=0.1),
-        Parameter("frame_timeout", value=0.3)]
+FAST = [
+    Parameter("width", value=64),
+    Parameter("height", value=48),
+    Parameter("reconnect_period", value=0.1),
+    Parameter("frame_timeout", value=0.3),
+]
 
 
 class Plug:
@@ -37,12 +41,16 @@ class Plug:
 @pytest.fixture
 def start(ros):
     """start(plug, *parameters) -> (node, messages by topic: every camera topic and /diagnostics)."""
+
     def make(plug: Plug, *params: Parameter) -> tuple[RealSenseNode, dict[str, list]]:
         node = ros.start(RealSenseNode, *FAST, *params, devices=plug)
-        got = {topic: ros.listen(kind, topic, qos_profile_sensor_data)
-               for topic, kind in ((COLOR, Image), (COLOR_INFO, CameraInfo), (DEPTH, Image), (DEPTH_INFO, CameraInfo))}
+        got = {
+            topic: ros.listen(kind, topic, qos_profile_sensor_data)
+            for topic, kind in ((COLOR, Image), (COLOR_INFO, CameraInfo), (DEPTH, Image), (DEPTH_INFO, CameraInfo))
+        }
         got["/diagnostics"] = ros.listen(DiagnosticArray, "/diagnostics")
         return node, got
+
     return make
 
 
@@ -53,7 +61,9 @@ def statuses(got: dict[str, list]) -> list[DiagnosticStatus]:
 def streams(ros, got: dict[str, list], fake: FakeRealSense, until=lambda: True) -> None:
     """Push frames until one comes out on camera/color/image_raw (and ``until()``)."""
     got[COLOR].clear()
-    ros.spin_until(lambda: got[COLOR] and until(), "a colour frame out", between=lambda: fake.push(np.zeros((48, 64, 3), np.uint8)))
+    ros.spin_until(
+        lambda: got[COLOR] and until(), "a colour frame out", between=lambda: fake.push(np.zeros((48, 64, 3), np.uint8))
+    )
 
 
 def test_frames_become_images_and_camera_info_stamped_with_the_capture_time(ros, start):
@@ -63,8 +73,11 @@ def test_frames_become_images_and_camera_info_stamped_with_the_capture_time(ros,
     depth = np.full((48, 64), 800, np.uint16)
     topics = (COLOR, COLOR_INFO, DEPTH, DEPTH_INFO)
     sent = []
-    ros.spin_until(lambda: all(got[t] for t in topics), lambda: f"every camera topic; got {[len(got[t]) for t in topics]}",
-                   between=lambda: sent.append(fake.push(image, depth)))
+    ros.spin_until(
+        lambda: all(got[t] for t in topics),
+        lambda: f"every camera topic; got {[len(got[t]) for t in topics]}",
+        between=lambda: sent.append(fake.push(image, depth)),
+    )
     color, info, aligned = got[COLOR][-1], got[COLOR_INFO][-1], got[DEPTH][-1]
     assert color.encoding == "rgb8" and np.array_equal(imgmsg_to_numpy(color), image)
     assert stamp_ns(color.header) in map(camera_ns, sent) and color.header.frame_id == "camera_color_optical_frame"
@@ -78,8 +91,11 @@ def test_frames_become_images_and_camera_info_stamped_with_the_capture_time(ros,
     assert np.array_equal(got[DEPTH_INFO][-1].k, info.k)
 
     before = time.time_ns()  # frames on the camera's own clock are stamped on arrival, by the node clock
-    ros.spin_until(lambda: stamp_ns(got[COLOR][-1].header) > before, "a frame stamped on arrival",
-                   between=lambda: fake.push(image, depth, rs.timestamp_domain.hardware_clock))
+    ros.spin_until(
+        lambda: stamp_ns(got[COLOR][-1].header) > before,
+        "a frame stamped on arrival",
+        between=lambda: fake.push(image, depth, rs.timestamp_domain.hardware_clock),
+    )
     assert stamp_ns(got[COLOR][-1].header) < time.time_ns()
 
 
@@ -114,15 +130,18 @@ def test_an_unsupported_mode_is_reported_with_the_supported_ones(ros, start):
 
 def test_parameters_are_described_and_the_node_starts_from_a_bringup_config(ros, tmp_path):
     config = tmp_path / "camera.yaml"  # a serial of digits must be quoted, or rcl reads a number
-    config.write_text("amplify_bringup:\n  ros__parameters:\n    nodes: [realsense_node]\n"
-                      "amplify_realsense:\n  ros__parameters:\n    fps: 15\n    serial: '000123456789'\n")
+    config.write_text(
+        "amplify_bringup:\n  ros__parameters:\n    nodes: [realsense_node]\n"
+        "amplify_realsense:\n  ros__parameters:\n    fps: 15\n    serial: '000123456789'\n"
+    )
     (node,) = build_nodes(config)
     ros.add(node)
     assert node.get_name() == "amplify_realsense"
     assert node.get_parameter("fps").value == 15 and node.get_parameter("serial").value == "000123456789"
     desc = node.describe_parameter("frame_timeout")
     assert desc.description and desc.floating_point_range[0].to_value == 60.0
-    results = node.set_parameters([Parameter("fps", value=60), Parameter("image_qos", value="fast"),
-                                   Parameter("reconnect_period", value=0.5)])
+    results = node.set_parameters(
+        [Parameter("fps", value=60), Parameter("image_qos", value="fast"), Parameter("reconnect_period", value=0.5)]
+    )
     assert [r.successful for r in results] == [False, False, True]
     assert "read-only" in results[0].reason and node.driver.reconnect_period == 0.5

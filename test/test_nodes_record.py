@@ -10,6 +10,7 @@ import pytest
 import yaml
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import Twist, TwistStamped
+from messages import header, image, twist
 from rclpy.parameter import Parameter
 from rclpy.publisher import Publisher
 from rclpy.qos import qos_profile_sensor_data
@@ -28,7 +29,6 @@ from amplify_ros.nodes.recorder_node import RecorderNode
 from amplify_ros.nodes.stamps import stamp_ns
 from amplify_ros.nodes.teleop_node import TeleopNode
 from amplify_ros.train.data_cli import main as data_main
-from messages import header, image, twist
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -37,7 +37,9 @@ def record_next_sim_episode(ros, recorder: RecorderNode, results: list, success:
     """The sim bridge runs one episode at start-up; record the next one, from its first frame,
     mark it (when ``success`` is given) and stop. Returns the stop's answer."""
     # deadlines, not expectations: one lockstep episode took 13-27 s here on a multi-threaded executor
-    ros.spin_until(lambda: len(results) == 1 and not recorder._pending, "the start-up episode, and the recorder subscribed", 90.0)
+    ros.spin_until(
+        lambda: len(results) == 1 and not recorder._pending, "the start-up episode, and the recorder subscribed", 90.0
+    )
     assert ros.call(Trigger, "/amplify_recorder/start").success
     assert ros.call(Trigger, "/sim/reset").success
     ros.spin_until(lambda: len(results) == 2, "the recorded episode", 90.0)
@@ -51,29 +53,54 @@ def record_next_sim_episode(ros, recorder: RecorderNode, results: list, success:
 def test_the_sim_expert_teleoperates_an_episode_that_is_recorded_and_imported_with_its_actions(ros, tmp_path):
     """... and with a second camera, as a multi-view policy needs."""
     doc = yaml.safe_load((REPO / "config" / "sim_record.yaml").read_text())
-    doc["amplify_sim_bridge"]["ros__parameters"].update(image_size=64, max_steps=30, command_timeout=0.3,
-                                                        extra_cameras=["corner2"])
-    doc["amplify_recorder"]["ros__parameters"].update(output_dir=str(tmp_path / "rec"), write_episodes=True,
-                                                      dataset_dir=str(tmp_path / "converted"), dataset_image_size=64,
-                                                      extra_cameras=["corner2"])
+    doc["amplify_sim_bridge"]["ros__parameters"].update(
+        image_size=64, max_steps=30, command_timeout=0.3, extra_cameras=["corner2"]
+    )
+    doc["amplify_recorder"]["ros__parameters"].update(
+        output_dir=str(tmp_path / "rec"),
+        write_episodes=True,
+        dataset_dir=str(tmp_path / "converted"),
+        dataset_image_size=64,
+        extra_cameras=["corner2"],
+    )
     (config := tmp_path / "sim_record.yaml").write_text(yaml.safe_dump(doc))
     ros.multithreaded()
     nodes = build_nodes(config)
     ros.add(*nodes)
     bridge, recorder = nodes[0], nodes[2]
     results = ros.listen(String, "sim/episode_result", 200)
-    commands, twists = ros.listen(JointTrajectory, "amplify/command", 200), ros.listen(TwistStamped, "sim/expert_twist", 200)
+    commands, twists = (
+        ros.listen(JointTrajectory, "amplify/command", 200),
+        ros.listen(TwistStamped, "sim/expert_twist", 200),
+    )
     stopped = record_next_sim_episode(ros, recorder, results, success=True)
     assert "1 dataset episode(s)" in stopped.message, stopped.message
     bag = recorder.episodes.path
     assert json.loads(results[1].data)["steps"] == 30
 
-    assert data_main(["import-bag", str(bag), "--out", str(tmp_path / "ds"), "--action-topic", "/amplify/command", "--size", "64",
-                      "--extra-image-topic", "/corner2/image_raw"]) == 0
+    assert (
+        data_main(
+            [
+                "import-bag",
+                str(bag),
+                "--out",
+                str(tmp_path / "ds"),
+                "--action-topic",
+                "/amplify/command",
+                "--size",
+                "64",
+                "--extra-image-topic",
+                "/corner2/image_raw",
+            ]
+        )
+        == 0
+    )
     (path,) = (tmp_path / "ds").glob("*/episode_*.h5")
     ep = read_episode(path)
     assert ep.num_frames == 30 and ep.actions.shape == (29, 4) and ep.success is True
-    assert ep.images["corner2"].shape == (30, 64, 64, 3) and not np.array_equal(ep.images["corner2"], ep.images["camera"])
+    assert ep.images["corner2"].shape == (30, 64, 64, 3) and not np.array_equal(
+        ep.images["corner2"], ep.images["camera"]
+    )
     assert ep.sentence == bridge.session.sentence and ep.info["proprio"] == ["ee_x", "ee_y", "ee_z", "gripper"]
     by_stamp = {stamp_ns(m.header): m.points[0].positions for m in commands}
     twist_at = {stamp_ns(m.header): m.twist for m in twists}
@@ -109,13 +136,25 @@ class Recorder:
 @pytest.fixture
 def recorder(ros, tmp_path) -> Recorder:
     """The recorder in action_free mode, the test publishing task, joint states and images."""
-    ros.publisher(String, "amplify/task", latched_qos()).publish(String(data="wave at the camera"))  # before the recorder exists
+    ros.publisher(String, "amplify/task", latched_qos()).publish(
+        String(data="wave at the camera")
+    )  # before the recorder exists
     ros.publisher(JointState, "joint_states", qos_profile_sensor_data)
     camera = ros.publisher(Image, "camera/image_raw", qos_profile_sensor_data)
-    status, diagnostics = ros.listen(String, "/amplify_recorder/status", latched_qos()), ros.listen(DiagnosticArray, "/diagnostics")
-    node = ros.start(RecorderNode, Parameter("mode", value="action_free"), Parameter("output_dir", value=str(tmp_path / "rec")),
-                     Parameter("topics", value=["camera/image_raw", "joint_states", "amplify/task:std_msgs/msg/String"]))
-    ros.spin_until(lambda: not node._pending and "/amplify/task" in node.episodes._latched, "every topic subscribed and the task latched")
+    status, diagnostics = (
+        ros.listen(String, "/amplify_recorder/status", latched_qos()),
+        ros.listen(DiagnosticArray, "/diagnostics"),
+    )
+    node = ros.start(
+        RecorderNode,
+        Parameter("mode", value="action_free"),
+        Parameter("output_dir", value=str(tmp_path / "rec")),
+        Parameter("topics", value=["camera/image_raw", "joint_states", "amplify/task:std_msgs/msg/String"]),
+    )
+    ros.spin_until(
+        lambda: not node._pending and "/amplify/task" in node.episodes._latched,
+        "every topic subscribed and the task latched",
+    )
     ros.connected(camera)
     return Recorder(node, camera, status, diagnostics)
 
@@ -133,11 +172,18 @@ def test_recorder_services_start_stop_mark_and_discard_episodes_with_the_latched
     bag = node.episodes.path
     messages = list(BagReader(bag).messages())
     started_ns = yaml.safe_load((bag / "episode.yaml").read_text())["started_ns"]
-    assert (messages[0].topic, messages[0].timestamp) == ("/amplify/task", started_ns)  # published before the recorder existed
+    assert (messages[0].topic, messages[0].timestamp) == (
+        "/amplify/task",
+        started_ns,
+    )  # published before the recorder existed
     assert [m.topic for m in messages[1:]] == ["/camera/image_raw"] * 5  # no joint states in action_free mode
     ros.spin_until(lambda: recorder.state()["state"] == "idle" and recorder.state()["messages"] == 6, "the idle status")
     s = recorder.state()
-    assert s["episode"] == 0 and s["last_error"] == "" and "not recorded in action_free mode" in s["skipped"]["/joint_states"]
+    assert (
+        s["episode"] == 0
+        and s["last_error"] == ""
+        and "not recorded in action_free mode" in s["skipped"]["/joint_states"]
+    )
     assert s["topics"] == {"/camera/image_raw": "sensor_msgs/msg/Image", "/amplify/task": "std_msgs/msg/String"}
 
     assert ros.call(SetBool, "/amplify_recorder/mark_success", SetBool.Request(data=True)).success
@@ -148,8 +194,9 @@ def test_recorder_services_start_stop_mark_and_discard_episodes_with_the_latched
     assert "no episode to discard" in ros.call(Trigger, "/amplify_recorder/discard").message
 
 
-def test_unwritable_output_and_write_failures_stop_recording_with_a_clear_error_and_the_node_goes_on(ros, recorder, tmp_path,
-                                                                                                     monkeypatch):
+def test_unwritable_output_and_write_failures_stop_recording_with_a_clear_error_and_the_node_goes_on(
+    ros, recorder, tmp_path, monkeypatch
+):
     node = recorder.node
     blocker = tmp_path / "not_a_folder"
     blocker.write_text("")  # root may write anywhere, but nobody can create a folder inside a file
@@ -158,8 +205,12 @@ def test_unwritable_output_and_write_failures_stop_recording_with_a_clear_error_
     assert not started.success and "not_a_folder" in started.message and "Not a directory" in started.message
 
     def error_on_diagnostics() -> bool:
-        return any(s.level == DiagnosticStatus.ERROR and "Not a directory" in s.message
-                   for m in recorder.diagnostics for s in m.status if s.name == "amplify_ros: amplify_recorder")
+        return any(
+            s.level == DiagnosticStatus.ERROR and "Not a directory" in s.message
+            for m in recorder.diagnostics
+            for s in m.status
+            if s.name == "amplify_ros: amplify_recorder"
+        )
 
     ros.spin_until(error_on_diagnostics, "the error on /diagnostics")
     assert "Not a directory" in recorder.state()["last_error"] and recorder.state()["state"] == "idle"
@@ -173,7 +224,10 @@ def test_unwritable_output_and_write_failures_stop_recording_with_a_clear_error_
 
     monkeypatch.setattr(node.episodes.bag, "write", disk_full)
     recorder.camera.publish(image(9.0))
-    ros.spin_until(lambda: recorder.state()["state"] == "idle" and "disk full" in recorder.state()["last_error"], "the disk-full status")
+    ros.spin_until(
+        lambda: recorder.state()["state"] == "idle" and "disk full" in recorder.state()["last_error"],
+        "the disk-full status",
+    )
     assert "not recording" in ros.call(Trigger, "/amplify_recorder/stop").message
     assert ros.call(Trigger, "/amplify_recorder/start").success
 
@@ -201,10 +255,17 @@ def test_teleop_turns_twists_into_scaled_clipped_commands(ros):
 
 
 def test_teleop_stamps_commands_with_camera_frames_and_sends_nothing_on_stale_input(ros):
-    node = ros.start(TeleopNode, Parameter("stamp_from_camera", value=True), Parameter("input_type", value="twist_stamped"),
-                     Parameter("max_input_age", value=0.3))
+    node = ros.start(
+        TeleopNode,
+        Parameter("stamp_from_camera", value=True),
+        Parameter("input_type", value="twist_stamped"),
+        Parameter("max_input_age", value=0.3),
+    )
     commands = ros.listen(JointTrajectory, "amplify/command")
-    cmd_vel, camera = ros.publisher(TwistStamped, "cmd_vel"), ros.publisher(Image, "camera/image_raw", qos_profile_sensor_data)
+    cmd_vel, camera = (
+        ros.publisher(TwistStamped, "cmd_vel"),
+        ros.publisher(Image, "camera/image_raw", qos_profile_sensor_data),
+    )
     ros.connected()
 
     def stamped(t: float, gripper: float) -> TwistStamped:

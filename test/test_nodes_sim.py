@@ -7,17 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from messages import command
 from rclpy.parameter import Parameter
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
+from tiny import tiny_policy_checkpoint
 from trajectory_msgs.msg import JointTrajectory
 
 from amplify_ros.nodes.bringup import BringupError, build_nodes, read_graph
 from amplify_ros.nodes.demo import main as demo_main
-from messages import command
-from tiny import tiny_policy_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -40,12 +40,20 @@ def run_graph(ros, nodes, done, what: str, timeout: float = 90.0) -> None:
 
 def test_bridge_and_policy_run_an_episode_in_lockstep(ros, tmp_path):
     # a long command timeout: on a loaded machine a slow step must not make the bridge republish a frame
-    config = write_config(tmp_path / "sim.yaml", tiny_policy_checkpoint(tmp_path / "ckpt"), max_steps=20, episodes=1,
-                          command_timeout=30.0)
+    config = write_config(
+        tmp_path / "sim.yaml", tiny_policy_checkpoint(tmp_path / "ckpt"), max_steps=20, episodes=1, command_timeout=30.0
+    )
     nodes = build_nodes(config)
-    got = {topic: ros.listen(kind, topic) for topic, kind in (
-        ("sim/episode_result", String), ("camera/image_raw", Image), ("camera/camera_info", CameraInfo),
-        ("amplify/command", JointTrajectory), ("/clock", Clock))}
+    got = {
+        topic: ros.listen(kind, topic)
+        for topic, kind in (
+            ("sim/episode_result", String),
+            ("camera/image_raw", Image),
+            ("camera/camera_info", CameraInfo),
+            ("amplify/command", JointTrajectory),
+            ("/clock", Clock),
+        )
+    }
     run_graph(ros, nodes, lambda: got["sim/episode_result"], "the episode's result")
     result = json.loads(got["sim/episode_result"][0].data)
     assert result["reason"] == "timeout" and result["steps"] == 20 and result["task"] == "button-press-topdown"
@@ -53,7 +61,11 @@ def test_bridge_and_policy_run_an_episode_in_lockstep(ros, tmp_path):
     frames = [m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in got["camera/image_raw"]]
     commands = [m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in got["amplify/command"]]
     dropped = {n.get_name(): dict(n.health.dropped) for n in nodes}  # why, if a frame went unanswered
-    assert commands == frames[:5] and np.allclose(np.diff(frames[:5]), 0.05), (frames, commands, dropped)  # 4 steps of 12.5 ms
+    assert commands == frames[:5] and np.allclose(np.diff(frames[:5]), 0.05), (
+        frames,
+        commands,
+        dropped,
+    )  # 4 steps of 12.5 ms
     info = got["camera/camera_info"][0]
     assert (info.width, info.height) == (64, 64) and math.isclose(info.k[2], 32.0) and info.k[0] > 0
     assert got["/clock"][-1].clock.nanosec > 0
@@ -63,15 +75,23 @@ def test_bridge_and_policy_run_an_episode_in_lockstep(ros, tmp_path):
 
 def test_a_two_camera_policy_acts_on_both_views_of_the_bridge(ros, tmp_path):
     checkpoint = tiny_policy_checkpoint(tmp_path / "ckpt", cameras=("corner", "corner2"))
-    config = write_config(tmp_path / "sim.yaml", checkpoint, max_steps=3, episodes=1, command_timeout=30.0,
-                          extra_cameras=["corner2"])
+    config = write_config(
+        tmp_path / "sim.yaml", checkpoint, max_steps=3, episodes=1, command_timeout=30.0, extra_cameras=["corner2"]
+    )
     doc = yaml.safe_load(config.read_text())
     doc["amplify_policy"]["ros__parameters"]["extra_cameras"] = ["corner2"]
     config.write_text(yaml.safe_dump(doc))
     nodes = build_nodes(config)
-    got = {topic: ros.listen(kind, topic) for topic, kind in (
-        ("sim/episode_result", String), ("camera/image_raw", Image), ("corner2/image_raw", Image),
-        ("corner2/camera_info", CameraInfo), ("amplify/command", JointTrajectory))}
+    got = {
+        topic: ros.listen(kind, topic)
+        for topic, kind in (
+            ("sim/episode_result", String),
+            ("camera/image_raw", Image),
+            ("corner2/image_raw", Image),
+            ("corner2/camera_info", CameraInfo),
+            ("amplify/command", JointTrajectory),
+        )
+    }
     run_graph(ros, nodes, lambda: got["sim/episode_result"], "the episode's result")
     assert json.loads(got["sim/episode_result"][0].data)["steps"] == 3
     main, side = got["camera/image_raw"], got["corner2/image_raw"]
@@ -90,8 +110,13 @@ def test_bridge_refuses_bad_commands_and_unknown_tasks_and_resets_on_request(ros
     (bridge,) = build_nodes(config)
     ros.add(bridge)
     images, results = ros.listen(Image, "camera/image_raw"), ros.listen(String, "sim/episode_result")
+    # lockstep: an episode's first frame waits for someone to answer it (a policy still loading)
+    ros.spin_until(lambda: bridge.health.status == "waiting for a publisher on amplify/command", "the bridge waiting")
+    ros.spin_for(0.3)  # longer than reset_pause: it would have sent the frame by now
+    assert not images
     commands = ros.publisher(JointTrajectory, "amplify/command")
     ros.spin_until(lambda: images, "the first frame", 90.0)
+    assert bridge.health.status == "running"
     ros.connected(commands)
     first = images[0].header
     commands.publish(command([[0.0, np.nan, 0.0, 0.0]], ["a0", "a1", "a2", "a3"], first, 0.0125))

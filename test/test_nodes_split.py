@@ -1,8 +1,8 @@
 """forward_node, inverse_node, tracker_node (and policy_node on the helpers they share), over DDS.
 
 Each test runs the node under test in its own graph (harness.Ros: its own context and DDS
-domain), spins until what it waits for arrives or a deadline passes, and checks what came out. Models are tiny and untrained: the
-tests are about wiring, headers and layouts, not predictions.
+domain), spins until what it waits for arrives or a deadline passes, and checks what came out.
+Models are tiny and untrained: the tests are about wiring, headers and layouts, not predictions.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from harness import Ros
+from messages import header_ago, image, joint_state
 from rcl_interfaces.msg import Log
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -20,6 +22,7 @@ from rclpy.parameter_client import AsyncParameterClient
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Header, String
+from tiny import TINY_FORWARD, TINY_TOKENIZER
 from trajectory_msgs.msg import JointTrajectory
 
 from amplify_ros.core.checkpoint import save_checkpoint
@@ -34,9 +37,6 @@ from amplify_ros.nodes.policy_node import PolicyNode
 from amplify_ros.nodes.qos import latched_qos
 from amplify_ros.nodes.tensor_msgs import codes_to_msg, msg_to_codes, msg_to_tracks, trajectory_to_chunk
 from amplify_ros.nodes.tracker_node import TrackerNode
-from harness import Ros
-from messages import header_ago, image, joint_state
-from tiny import TINY_FORWARD, TINY_TOKENIZER
 
 SIZE = 32  # model image side
 SOURCE_HW = (40, 48)  # camera frames: not square, so the crop offset shows in the tracks
@@ -49,12 +49,16 @@ def checkpoints(tmp_path_factory) -> dict[str, Path]:
     torch.manual_seed(0)
     root = tmp_path_factory.mktemp("ckpt")
     stats = {"cameras": ["cam"]}
-    tok = save_checkpoint(root / "tok", "tokenizer", MotionTokenizer(TokenizerConfig(image_size=SIZE, **TINY_TOKENIZER)), {})
+    tok = save_checkpoint(
+        root / "tok", "tokenizer", MotionTokenizer(TokenizerConfig(image_size=SIZE, **TINY_TOKENIZER)), {}
+    )
     fwd = ForwardModel(ForwardConfig(image_size=SIZE, fsq_levels=LEVELS, **TINY_FORWARD))
     fwd = save_checkpoint(root / "fwd", "forward", fwd, stats, {"tokenizer": tok})
     inverse = dict(image_size=SIZE, chunk=4, fsq_levels=LEVELS, **TINY_FORWARD)
     inv = save_checkpoint(root / "inv", "inverse", InverseModel(InverseConfig(**inverse)), stats, {"forward": fwd})
-    bc = save_checkpoint(root / "bc", "bc", InverseModel(InverseConfig(use_codes=False, use_text=True, **inverse)), stats)
+    bc = save_checkpoint(
+        root / "bc", "bc", InverseModel(InverseConfig(use_codes=False, use_text=True, **inverse)), stats
+    )
     return {"forward": fwd, "inverse": inv, "bc": bc}
 
 
@@ -68,7 +72,9 @@ def same(a: Header, b: Header) -> bool:
 
 def send_task(ros: Ros, node: Node, sentence: str = "push the block") -> None:
     ros.publisher(String, "amplify/task", latched_qos()).publish(String(data=sentence))
-    ros.spin_until(lambda: getattr(node, "acting", node).sentence == sentence, "the task sentence")  # policy/inverse: acting
+    ros.spin_until(
+        lambda: getattr(node, "acting", node).sentence == sentence, "the task sentence"
+    )  # policy/inverse: acting
 
 
 def send_state(ros: Ros, node: Node, pub, header: Header) -> None:
@@ -115,8 +121,10 @@ def test_forward_node_refuses_a_depth_image_with_an_error_then_goes_on(ros, chec
     send_task(ros, node)
     ros.connected()
     images.publish(numpy_to_imgmsg(np.zeros(SOURCE_HW, np.uint16), "16UC1", header_ago()))
-    ros.spin_until(lambda: any(m.level == Log.ERROR and m.name == "amplify_forward" and "16UC1" in m.msg for m in logs),
-                   "the error on /rosout")
+    ros.spin_until(
+        lambda: any(m.level == Log.ERROR and m.name == "amplify_forward" and "16UC1" in m.msg for m in logs),
+        "the error on /rosout",
+    )
     assert node.health.dropped["bad_image"] == 1 and "16UC1" in node.health.error and not tokens
     good = header_ago()
     images.publish(frame(good))
@@ -125,8 +133,12 @@ def test_forward_node_refuses_a_depth_image_with_an_error_then_goes_on(ros, chec
 
 
 def test_forward_node_publishes_nothing_for_a_stale_image(ros, checkpoints):
-    node = ros.start(ForwardNode, Parameter("checkpoint", value=str(checkpoints["forward"])), RELIABLE_IMAGES,
-                     Parameter("max_image_age", value=0.5))
+    node = ros.start(
+        ForwardNode,
+        Parameter("checkpoint", value=str(checkpoints["forward"])),
+        RELIABLE_IMAGES,
+        Parameter("max_image_age", value=0.5),
+    )
     tokens = ros.listen(Image, "amplify/motion_tokens")
     images = ros.publisher(Image, "camera/image_raw")
     send_task(ros, node)
@@ -142,7 +154,10 @@ def test_forward_node_publishes_nothing_for_a_stale_image(ros, checkpoints):
 # --- inverse_node -----------------------------------------------------------------------------
 def test_inverse_node_pairs_tokens_with_their_image_and_drops_the_rest(ros, checkpoints):
     node = ros.start(InverseNode, Parameter("checkpoint", value=str(checkpoints["inverse"])), RELIABLE_IMAGES)
-    chunks, commands = ros.listen(JointTrajectory, "amplify/action_chunk"), ros.listen(JointTrajectory, "amplify/command")
+    chunks, commands = (
+        ros.listen(JointTrajectory, "amplify/action_chunk"),
+        ros.listen(JointTrajectory, "amplify/command"),
+    )
     images = ros.publisher(Image, "camera/image_raw")
     states = ros.publisher(JointState, "joint_states", qos_profile_sensor_data)
     tokens = ros.publisher(Image, "amplify/motion_tokens")
@@ -157,7 +172,9 @@ def test_inverse_node_pairs_tokens_with_their_image_and_drops_the_rest(ros, chec
     tokens.publish(codes_to_msg(codes, first))
     ros.spin_until(lambda: chunks and commands, "the action chunk")
     assert same(chunks[0].header, first) and same(commands[0].header, first)  # not the newest image's
-    assert trajectory_to_chunk(chunks[0]).shape == (4, 4) and list(node._waiting) == [second.stamp.sec * 10**9 + second.stamp.nanosec]
+    assert trajectory_to_chunk(chunks[0]).shape == (4, 4) and list(node._waiting) == [
+        second.stamp.sec * 10**9 + second.stamp.nanosec
+    ]
 
     tokens.publish(codes_to_msg(codes, header_ago()))  # no such image
     tokens.publish(codes_to_msg(codes, old))  # left the buffer when `first` was paired
@@ -192,7 +209,10 @@ def test_policy_node_still_publishes_chunks_tokens_and_tracks(ros, checkpoints):
 def test_a_late_image_is_paired_with_the_state_stamped_with_it_not_the_newest(ros, checkpoints):
     node = ros.start(PolicyNode, Parameter("checkpoint", value=str(checkpoints["bc"])), RELIABLE_IMAGES)
     chunks = ros.listen(JointTrajectory, "amplify/action_chunk")
-    images, states = ros.publisher(Image, "camera/image_raw"), ros.publisher(JointState, "joint_states", qos_profile_sensor_data)
+    images, states = (
+        ros.publisher(Image, "camera/image_raw"),
+        ros.publisher(JointState, "joint_states", qos_profile_sensor_data),
+    )
     send_task(ros, node)
     ros.connected()
     taken = header_ago(0.3)  # the image comes 0.3 s after its state: more than max_state_age (0.2 s)

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import torch
+from tiny import tiny_policy_checkpoint
 
 from amplify_ros.core.policy import MotionPrior, Policy
-from tiny import tiny_policy_checkpoint
 
 
 def frames(n: int, views: int = 1, size: int = 32) -> np.ndarray:
@@ -28,8 +28,9 @@ def test_amplify_onnxruntime_predicts_what_torch_predicts(tmp_path, cameras):
         np.testing.assert_allclose(a.actions, b.actions, atol=1e-4)
         assert set(b.timings_ms) == {"forward_ms", "inverse_ms", "total_ms"}
     codes = eager.predict(images, proprio, "press").codes  # codes from elsewhere (a forward node)
-    np.testing.assert_allclose(eager.predict(images, proprio, "", codes).actions,
-                               fast.predict(images, proprio, "", codes).actions, atol=1e-4)
+    np.testing.assert_allclose(
+        eager.predict(images, proprio, "", codes).actions, fast.predict(images, proprio, "", codes).actions, atol=1e-4
+    )
 
 
 def test_bc_onnxruntime_conditions_on_the_sentence(tmp_path):
@@ -38,8 +39,9 @@ def test_bc_onnxruntime_conditions_on_the_sentence(tmp_path):
     fast.configure("onnxruntime")
     images, proprio = frames(1)[0], np.ones(4, np.float32)
     for sentence in ("press the button", "the"):
-        np.testing.assert_allclose(eager.predict(images, proprio, sentence).actions,
-                                   fast.predict(images, proprio, sentence).actions, atol=1e-4)
+        np.testing.assert_allclose(
+            eager.predict(images, proprio, sentence).actions, fast.predict(images, proprio, sentence).actions, atol=1e-4
+        )
 
 
 def test_autoregressive_decoding_stays_in_torch_and_back_to_torch_drops_the_graphs(tmp_path):
@@ -47,7 +49,9 @@ def test_autoregressive_decoding_stays_in_torch_and_back_to_torch_drops_the_grap
     eager, fast = Policy.load(path), Policy.load(path)
     fast.configure("onnxruntime", "autoregressive")
     images, proprio = frames(1)[0], np.zeros(4, np.float32)
-    np.testing.assert_array_equal(eager.predict(images, proprio, "press").codes, fast.predict(images, proprio, "press").codes)
+    np.testing.assert_array_equal(
+        eager.predict(images, proprio, "press").codes, fast.predict(images, proprio, "press").codes
+    )
     fast.configure("torch")
     assert fast._graph is None and fast.motion._graph is None and fast.motion.code_decoding == "autoregressive"
 

@@ -9,11 +9,23 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # import name -> package.xml key, for imports whose key is not the import name itself
 KEYS = {
-    "numpy": "python3-numpy", "cv2": "python3-opencv", "h5py": "python3-h5py", "yaml": "python3-yaml",
-    "tqdm": "python3-tqdm", "lz4": "python3-lz4", "torch": "python3-torch-pip", "mujoco": "python3-mujoco-pip",
-    "metaworld": "python3-metaworld-pip", "safetensors": "python3-safetensors-pip", "rosbags": "python3-rosbags-pip",
-    "einops": "python3-einops-pip", "tensorboard": "python3-tensorboard-pip", "pyarrow": "python3-pyarrow-pip",
-    "av": "python3-av-pip", "pyrealsense2": "python3-pyrealsense2-pip", "backports": "python3-backports-zstd-pip",
+    "numpy": "python3-numpy",
+    "cv2": "python3-opencv",
+    "h5py": "python3-h5py",
+    "yaml": "python3-yaml",
+    "tqdm": "python3-tqdm",
+    "lz4": "python3-lz4",
+    "torch": "python3-torch-pip",
+    "mujoco": "python3-mujoco-pip",
+    "metaworld": "python3-metaworld-pip",
+    "safetensors": "python3-safetensors-pip",
+    "rosbags": "python3-rosbags-pip",
+    "einops": "python3-einops-pip",
+    "tensorboard": "python3-tensorboard-pip",
+    "pyarrow": "python3-pyarrow-pip",
+    "av": "python3-av-pip",
+    "pyrealsense2": "python3-pyrealsense2-pip",
+    "backports": "python3-backports-zstd-pip",
     "onnxruntime": "python3-onnxruntime-pip",  # onnx and onnxscript: imported by torch.onnx.export, listed too
 }
 LOCAL = {"amplify_ros", "compression"}  # our own package; the standard library's zstd from Python 3.14

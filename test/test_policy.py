@@ -1,9 +1,10 @@
 """Inverse / BC training, the Policy object, and closed-loop episodes in Meta-World."""
 
-
 import numpy as np
 import pytest
 import torch
+from test_trainer import sets, train_tokenizer
+from tiny import TINY_FORWARD, tiny_dataset
 
 from amplify_ros.core.checkpoint import save_checkpoint
 from amplify_ros.core.inverse_model import InverseConfig, InverseModel, truncated_normal_nll
@@ -11,8 +12,6 @@ from amplify_ros.core.policy import Policy
 from amplify_ros.train import policy_eval
 from amplify_ros.train.eval_cli import main as eval_main
 from amplify_ros.train.train_cli import main as train_main
-from test_trainer import sets, train_tokenizer
-from tiny import TINY_FORWARD, tiny_dataset
 
 
 @pytest.fixture(scope="module")
@@ -21,11 +20,49 @@ def runs(tmp_path_factory):
     data = tiny_dataset(root / "ds")
     assert train_tokenizer(data, root / "tok", 4) == 0
     common = ["--max-steps", "4", "--batch-size", "8", "--ckpt-every", "4", "--val-every", "4", *sets(TINY_FORWARD)]
-    assert train_main(["forward", "--data", str(data), "--out", str(root / "fwd"), "--tokenizer", str(root / "tok"), *common]) == 0
-    assert train_main(["inverse", "--data", str(data), "--out", str(root / "inv"), "--forward", str(root / "fwd"), "--chunk", "4", *common]) == 0
+    assert (
+        train_main(
+            ["forward", "--data", str(data), "--out", str(root / "fwd"), "--tokenizer", str(root / "tok"), *common]
+        )
+        == 0
+    )
+    assert (
+        train_main(
+            [
+                "inverse",
+                "--data",
+                str(data),
+                "--out",
+                str(root / "inv"),
+                "--forward",
+                str(root / "fwd"),
+                "--chunk",
+                "4",
+                *common,
+            ]
+        )
+        == 0
+    )
     assert train_main(["bc", "--data", str(data), "--out", str(root / "bc"), "--chunk", "4", *common]) == 0
-    assert train_main(["inverse", "--data", str(data), "--out", str(root / "inv0"), "--forward", str(root / "fwd"), "--chunk", "4",
-                       "--codes", "zero", *common]) == 0
+    assert (
+        train_main(
+            [
+                "inverse",
+                "--data",
+                str(data),
+                "--out",
+                str(root / "inv0"),
+                "--forward",
+                str(root / "fwd"),
+                "--chunk",
+                "4",
+                "--codes",
+                "zero",
+                *common,
+            ]
+        )
+        == 0
+    )
     return root
 
 
@@ -61,9 +98,38 @@ def test_two_cameras_train_into_a_two_view_policy(tmp_path):
     data = tiny_dataset(tmp_path / "ds", episodes=2, cameras=("camera", "wrist"))
     assert train_tokenizer(data, tmp_path / "tok", 2) == 0
     common = ["--max-steps", "2", "--batch-size", "4", "--ckpt-every", "2", "--val-every", "2", *sets(TINY_FORWARD)]
-    assert train_main(["forward", "--data", str(data), "--out", str(tmp_path / "fwd"), "--tokenizer", str(tmp_path / "tok"), *common]) == 0
-    assert train_main(["inverse", "--data", str(data), "--out", str(tmp_path / "inv"), "--forward", str(tmp_path / "fwd"),
-                       "--chunk", "4", *common]) == 0
+    assert (
+        train_main(
+            [
+                "forward",
+                "--data",
+                str(data),
+                "--out",
+                str(tmp_path / "fwd"),
+                "--tokenizer",
+                str(tmp_path / "tok"),
+                *common,
+            ]
+        )
+        == 0
+    )
+    assert (
+        train_main(
+            [
+                "inverse",
+                "--data",
+                str(data),
+                "--out",
+                str(tmp_path / "inv"),
+                "--forward",
+                str(tmp_path / "fwd"),
+                "--chunk",
+                "4",
+                *common,
+            ]
+        )
+        == 0
+    )
     policy = Policy.load(tmp_path / "inv")
     assert policy.views == 2 and policy.cameras == ["camera", "wrist"] and policy.motion.views == 2
     pred = policy.predict(np.zeros((2, 32, 32, 3), np.uint8), np.zeros(4, np.float32), "push the block")
@@ -72,7 +138,10 @@ def test_two_cameras_train_into_a_two_view_policy(tmp_path):
 
 def test_inverse_training_skips_action_free_episodes(tmp_path, runs, capsys):
     data = tiny_dataset(tmp_path / "ds", episodes=2, actions=False)
-    assert train_main(["bc", "--data", str(data), "--out", str(tmp_path / "bc"), "--max-steps", "2", *sets(TINY_FORWARD)]) == 2
+    assert (
+        train_main(["bc", "--data", str(data), "--out", str(tmp_path / "bc"), "--max-steps", "2", *sets(TINY_FORWARD)])
+        == 2
+    )
     assert "no training samples (2 episodes without actions skipped)" in capsys.readouterr().err
 
 
@@ -102,7 +171,9 @@ def test_truncated_normal_nll_is_a_normalised_density():
 
 
 def metaworld_policy(image_size=64):
-    cfg = InverseConfig(image_size=image_size, chunk=4, use_codes=False, use_text=True, vocab=["<unk>", "reach"], **TINY_FORWARD)
+    cfg = InverseConfig(
+        image_size=image_size, chunk=4, use_codes=False, use_text=True, vocab=["<unk>", "reach"], **TINY_FORWARD
+    )
     return Policy(InverseModel(cfg), cameras=["corner"])
 
 
@@ -123,7 +194,9 @@ def test_a_policy_trained_at_20_hz_holds_each_action_for_four_simulator_steps(tm
     policy.fps = 20.0
     assert policy.action_repeat(0.0125) == 4
     policy_eval._STATE["policy"] = policy
-    outcome = policy_eval.run_episode("reach", 0, 123, policy_eval.EvalSettings(tmp_path, max_steps=8), write_video=False)
+    outcome = policy_eval.run_episode(
+        "reach", 0, 123, policy_eval.EvalSettings(tmp_path, max_steps=8), write_video=False
+    )
     assert outcome.steps == 8 and len(outcome.policy_ms) == 2
     assert policy_eval._STATE["sim"].env.curr_path_length == 8
 
@@ -133,7 +206,9 @@ def test_a_nonfinite_action_stops_the_episode_before_the_simulator(tmp_path, mon
     policy = metaworld_policy()
     policy_eval._STATE["policy"] = policy
     monkeypatch.setattr(policy.inverse, "predict", lambda *a, **k: torch.full((1, 4, 4), float("nan")))
-    outcome = policy_eval.run_episode("reach", 0, 123, policy_eval.EvalSettings(tmp_path, max_steps=8), write_video=False)
+    outcome = policy_eval.run_episode(
+        "reach", 0, 123, policy_eval.EvalSettings(tmp_path, max_steps=8), write_video=False
+    )
     assert outcome.reason == "nonfinite_action" and outcome.steps == 0 and not outcome.success
     assert policy_eval._STATE["sim"].env.curr_path_length == 0  # never stepped
 

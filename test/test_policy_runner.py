@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from tiny import tiny_policy_checkpoint
 
 from amplify_ros.control.policy_runner import PolicyRunner, RunnerSettings
 from amplify_ros.core.policy import Policy
-from tiny import tiny_policy_checkpoint
 
 IMAGES = np.zeros((1, 32, 32, 3), np.uint8)
 PROPRIO = np.zeros(4, np.float32)

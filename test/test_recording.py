@@ -26,7 +26,10 @@ def test_episodes_are_numbered_bags_that_start_with_the_latched_task(tmp_path, s
         rec.start(tmp_path, "demo", T0)
     info = rec.stop(T0 + 100)
     messages = list(BagReader(path).messages())
-    assert [(m.topic, m.timestamp) for m in messages[:2]] == [("/amplify/task", T0 + 10), ("/camera/image_raw", T0 + 20)]
+    assert [(m.topic, m.timestamp) for m in messages[:2]] == [
+        ("/amplify/task", T0 + 10),
+        ("/camera/image_raw", T0 + 20),
+    ]
     assert len(messages) == 4 and info["messages"] == 4 and info["bytes"] == sum(len(m.data) for m in messages)
     on_disk = yaml.safe_load((path / "episode.yaml").read_text())
     assert on_disk["success"] is None and on_disk["topics"]["/camera/image_raw"] == {"type": IMAGE, "messages": 3}

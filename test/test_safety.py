@@ -20,7 +20,12 @@ def test_the_gate_starts_closed_and_holds_without_counting_as_sent():
     f = SafetyFilter(JOINTS)
     assert not f.enabled
     v = f.check([0.0, 0.0], now=NOW, image_time=NOW, state_time=NOW, state=[0, 0])
-    assert v.command is None and v.reason.startswith("disabled") and f.counters["disabled"] == 1 and f.counters["sent"] == 0
+    assert (
+        v.command is None
+        and v.reason.startswith("disabled")
+        and f.counters["disabled"] == 1
+        and f.counters["sent"] == 0
+    )
 
 
 @pytest.mark.parametrize("bad", [[np.nan, 0.0], [0.0, np.inf], [0.0, -np.inf]])
@@ -41,7 +46,9 @@ def test_out_of_limit_targets_are_clamped_then_rate_limited():
     assert v.command.tolist() == [1.0, -0.5] and v.reason.startswith("clamped_limits: values [0]")
     f, inputs = fresh()
     v = f.check([5.0, -0.5], **inputs)  # limit 1.0, then at most 1.0 rad/s * 0.1 s from the state 0.0
-    assert v.command == pytest.approx([0.1, -0.5]) and f.counters["clamped_limits"] == f.counters["clamped_velocity"] == 1
+    assert (
+        v.command == pytest.approx([0.1, -0.5]) and f.counters["clamped_limits"] == f.counters["clamped_velocity"] == 1
+    )
     v = f.check([5.0, 1.5], **inputs)  # the reference is now the last command sent
     assert v.command == pytest.approx([0.2, 0.5])
     assert f.counters["sent"] == 2
@@ -66,7 +73,10 @@ def test_workspace_bounds_clamp_cartesian_targets_but_not_the_gripper():
     assert v.command.tolist() == [0.5, 0.0, 0.05, 3.0] and f.counters["clamped_workspace"] == 1
 
 
-@pytest.mark.parametrize(("field", "late", "name"), [("image_time", 0.6, "stale_image"), ("state_time", 0.6, "stale_state"), ("state_time", -0.6, "stale_state")])
+@pytest.mark.parametrize(
+    ("field", "late", "name"),
+    [("image_time", 0.6, "stale_image"), ("state_time", 0.6, "stale_state"), ("state_time", -0.6, "stale_state")],
+)
 def test_stale_inputs_hold(field, late, name):
     f, inputs = fresh()
     inputs[field] = NOW - late

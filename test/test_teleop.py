@@ -62,7 +62,12 @@ def test_a_frame_published_again_is_commanded_again():
 
 
 def test_cdr_stamp_reads_the_header_of_either_byte_order():
-    le = b"\x00\x01\x00\x00" + (12).to_bytes(4, "little", signed=True) + (345).to_bytes(4, "little") + b"\x04\x00\x00\x00cam\x00"
+    le = (
+        b"\x00\x01\x00\x00"
+        + (12).to_bytes(4, "little", signed=True)
+        + (345).to_bytes(4, "little")
+        + b"\x04\x00\x00\x00cam\x00"
+    )
     be = b"\x00\x00\x00\x00" + (12).to_bytes(4, "big", signed=True) + (345).to_bytes(4, "big")
     assert cdr_stamp(le) == cdr_stamp(be) == 12_000_000_345
     with pytest.raises(ValueError, match="cannot hold"):

@@ -94,7 +94,10 @@ def test_import_video_reads_files_and_folders_and_skips_bad_ones(tmp_path, capsy
     (tmp_path / "broken.avi").write_bytes(b"this is no video")
     out = tmp_path / "videos"
     files = [tmp_path / "clip.mp4", tmp_path / "broken.avi", folder]
-    assert main(["import-video", *map(str, files), "--task", "Pick up the RED cup!", "--out", str(out), "--fps", "15"]) == 1
+    assert (
+        main(["import-video", *map(str, files), "--task", "Pick up the RED cup!", "--out", str(out), "--fps", "15"])
+        == 1
+    )
     err = capsys.readouterr().err
     assert "skipped" in err and "broken.avi" in err and "imported 2 video(s)" in err
     video = read_episode(out / "pick-up-the-red-cup" / "episode_00000.h5")

@@ -16,7 +16,7 @@ from amplify_ros.tracking import TrackerSpec
 from amplify_ros.tracking.base import track_video
 from amplify_ros.tracking.cotracker import CoTrackerTracker, CoTrackerUnavailable, load_cotracker
 
-HUBCONF = '''
+HUBCONF = """
 import torch
 
 
@@ -47,7 +47,7 @@ def cotracker3_offline(*, pretrained: bool = True, **kwargs):
     if pretrained:
         raise RuntimeError("the stand-in would download weights")
     return _Predictor()
-'''
+"""
 
 
 @pytest.fixture

@@ -75,7 +75,10 @@ def test_lk_and_oracle_share_layout_and_conventions(short_dataset):
     lk = track_video(LKTracker(), ep.images["corner"])
     assert lk.source == "lk"
     assert (lk.points.shape, lk.points.dtype, lk.visible.shape, lk.visible.dtype) == (
-        gt.points.shape, gt.points.dtype, gt.visible.shape, gt.visible.dtype,
+        gt.points.shape,
+        gt.points.dtype,
+        gt.visible.shape,
+        gt.visible.dtype,
     )
     grid = grid_queries().astype(np.float32)
     assert np.array_equal(lk.points[:, 0], np.broadcast_to(grid, lk.points[:, 0].shape))

@@ -29,7 +29,9 @@ def warped_video(matrices: list[np.ndarray], seed: int = 0) -> np.ndarray:
     frames = []
     for m in matrices:
         big_m = shift @ np.vstack([m, [0, 0, 1]]) @ np.linalg.inv(shift)
-        frames.append(cv2.warpAffine(big, big_m[:2], big.shape[1::-1], flags=cv2.INTER_LINEAR)[off : off + SIZE, off : off + SIZE])
+        frames.append(
+            cv2.warpAffine(big, big_m[:2], big.shape[1::-1], flags=cv2.INTER_LINEAR)[off : off + SIZE, off : off + SIZE]
+        )
     return np.stack(frames)
 
 
@@ -119,7 +121,9 @@ def test_config_rejects_bad_values():
 
 
 def test_a_scene_cut_loses_textured_points_and_tracking_goes_on():
-    frames = np.concatenate([warped_video([translation(0, 0)] * 3, seed=3), warped_video([translation(0, 0)] * 3, seed=4)])
+    frames = np.concatenate(
+        [warped_video([translation(0, 0)] * 3, seed=3), warped_video([translation(0, 0)] * 3, seed=4)]
+    )
     tracks = track_video(LKTracker(), frames)
     assert tracks.visible[0, 3:].mean() < 0.2  # nothing of frame 0 is found after the cut
     assert tracks.visible[3].all()  # the windows after the cut see their own frames

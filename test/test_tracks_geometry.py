@@ -46,6 +46,8 @@ def test_projection_matches_hand_computed_values():
     pixels, depth = cam.project(np.array([[0.0, 0.0, -1.0], [0.5, 0.5, -1.0]]), np.zeros(3), np.eye(3))
     assert np.allclose(pixels, [[50, 50], [25, 75]])  # +y world is up = smaller row
     assert np.allclose(depth, [1, 1])
-    rotated, _ = PinholeCamera(100, 100, 90.0, rotate_180=True).project(np.array([[0.5, 0.5, -1.0]]), np.zeros(3), np.eye(3))
+    rotated, _ = PinholeCamera(100, 100, 90.0, rotate_180=True).project(
+        np.array([[0.5, 0.5, -1.0]]), np.zeros(3), np.eye(3)
+    )
     assert np.allclose(rotated, [[75, 25]])
     assert np.allclose(cam.intrinsics(), [[50, 0, 50], [0, 50, 50], [0, 0, 1]])

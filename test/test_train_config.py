@@ -43,11 +43,13 @@ EVERY_FLAG = (
     "--val-every 4 --ckpt-every 5 --set depth=6 --set fsq-levels=[4,4] --resume --init-from i --codes gt --chunk 8"
 ).split() + ["--train-only", "parallel, head"]
 EVERY_FLAG_BEFORE = {
-    **BEFORE, **yaml.safe_load("""{
+    **BEFORE,
+    **yaml.safe_load("""{
 kind: forward, preset: paper, max_steps: 5, batch_size: 3, lr: 0.1, warmup_steps: 1000, device: cuda, precision: bf16,
 seed: 4, val_fraction: 0.2, holdout_tasks: [a, b], train_per_task: 7, cameras: [c1, c2], tokenizer: t, init_from: i,
 train_only: [parallel, head], model_overrides: {depth: 6, fsq_levels: [4, 4]}, log_every: 3, val_every: 4,
-ckpt_every: 5, resume: true, codes: gt, chunk: 8}""")}
+ckpt_every: 5, resume: true, codes: gt, chunk: 8}"""),
+}
 # the optimiser constants, which were literals in the trainer
 CONSTANTS = dict(betas=[0.9, 0.95], weight_decay=0.01, grad_clip=1.0, lr_floor=0.05)
 
@@ -82,9 +84,11 @@ def test_presets_are_the_sizes_and_steps_they_were():
     small, paper = PRESETS["small"], PRESETS["paper"]
     steps = [(p.optim.batch_size, p.optim.lr, p.schedule.max_steps, p.schedule.warmup_steps) for p in (small, paper)]
     assert steps == [(32, 5e-4, 3000, 200), (64, 1e-4, 50000, 1000)]
-    trunks = {"small": "dim: 256, depth: 4, heads: 8, resnet_width: 32, stem_pool: true",
-              "paper": "dim: 768, depth: 8, heads: 8, resnet_width: 64, stem_pool: false",
-              "paper policy": "dim: 768, depth: 4, heads: 8, resnet_width: 64, stem_pool: false"}
+    trunks = {
+        "small": "dim: 256, depth: 4, heads: 8, resnet_width: 32, stem_pool: true",
+        "paper": "dim: 768, depth: 8, heads: 8, resnet_width: 64, stem_pool: false",
+        "paper policy": "dim: 768, depth: 4, heads: 8, resnet_width: 64, stem_pool: false",
+    }
     before = yaml.safe_load(f"""{{  # MODEL_PRESETS, the dicts presets.py held: (preset, kind) -> model settings
     small tokenizer: {{dim: 256, enc_depth: 2, dec_depth: 1, heads: 8, point_mlp_dim: 64, train_points: 100,
                        dropout: 0.0, factorised: true, image_cond: true}},

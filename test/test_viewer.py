@@ -3,11 +3,11 @@
 import cv2
 import numpy as np
 import pytest
+from test_episode_io import make_episode
 
 from amplify_ros.core.overlay import draw_tracks, point_colors
 from amplify_ros.core.tracks import grid_queries
 from amplify_ros.data.viewer import write_view
-from test_episode_io import make_episode
 
 
 def test_moving_tracks_are_drawn_and_static_ones_are_dots():

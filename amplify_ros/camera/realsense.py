@@ -27,8 +27,10 @@ with suppress(ImportError):
 try:
     import pyrealsense2 as rs
 except ImportError as err:  # the wheel links libusb, which pip cannot install
-    raise ImportError(f"pyrealsense2 is needed for RealSense cameras ({err}): pip install -r requirements.txt, "
-                      "and on Debian/Ubuntu apt-get install libusb-1.0-0") from err
+    raise ImportError(
+        f"pyrealsense2 is needed for RealSense cameras ({err}): pip install -r requirements.txt, "
+        "and on Debian/Ubuntu apt-get install libusb-1.0-0"
+    ) from err
 
 # librealsense gives at most 5 coefficients, k1 k2 p1 p2 k3 for the Brown-Conrady family: OpenCV's
 # order, i.e. plumb_bob (rational_polynomial's 8 are never needed). Like realsense2_camera, the
@@ -59,26 +61,32 @@ def format_modes(modes: Iterable[Mode]) -> str:
 def describe(device: rs.device) -> str:
     def info(key: rs.camera_info) -> str:
         return device.get_info(key) if device.supports(key) else "?"
+
     return f"{info(rs.camera_info.name)} (serial {info(rs.camera_info.serial_number)})"
 
 
 def select_device(devices: Sequence[rs.device], serial: str) -> rs.device:
     """The device with ``serial``, or the first one when ``serial`` is empty."""
     if not devices:
-        raise CameraError("no RealSense camera found: is it plugged in (a USB 3 port) and are librealsense's "
-                          "udev rules installed?")
+        raise CameraError(
+            "no RealSense camera found: is it plugged in (a USB 3 port) and are librealsense's udev rules installed?"
+        )
     for device in devices:
-        if not serial or (device.supports(rs.camera_info.serial_number)
-                          and device.get_info(rs.camera_info.serial_number) == serial):
+        if not serial or (
+            device.supports(rs.camera_info.serial_number) and device.get_info(rs.camera_info.serial_number) == serial
+        ):
             return device
     raise CameraError(f"no RealSense camera with serial {serial!r}; connected: {', '.join(map(describe, devices))}")
 
 
 def video_profiles(device: rs.device, stream: rs.stream, fmt: rs.format) -> list[tuple[int, rs.video_stream_profile]]:
     """(sensor index, profile) of every ``stream`` profile in ``fmt`` that ``device`` offers."""
-    return [(i, p.as_video_stream_profile()) for i, sensor in enumerate(device.query_sensors())
-            for p in sensor.get_stream_profiles()
-            if p.stream_type() == stream and p.format() == fmt and p.is_video_stream_profile()]
+    return [
+        (i, p.as_video_stream_profile())
+        for i, sensor in enumerate(device.query_sensors())
+        for p in sensor.get_stream_profiles()
+        if p.stream_type() == stream and p.format() == fmt and p.is_video_stream_profile()
+    ]
 
 
 def mode_of(profile: rs.video_stream_profile) -> Mode:
@@ -90,8 +98,9 @@ def pick_color(device: rs.device, mode: Mode) -> tuple[int, rs.video_stream_prof
     for sensor, profile in offered:
         if mode_of(profile) == mode:
             return sensor, profile
-    raise CameraError(f"{describe(device)} has no {mode} rgb8 colour mode; supported: "
-                      f"{format_modes(mode_of(p) for _, p in offered)}")
+    raise CameraError(
+        f"{describe(device)} has no {mode} rgb8 colour mode; supported: {format_modes(mode_of(p) for _, p in offered)}"
+    )
 
 
 def pick_depth(device: rs.device, mode: Mode) -> tuple[int, rs.video_stream_profile]:
@@ -100,8 +109,10 @@ def pick_depth(device: rs.device, mode: Mode) -> tuple[int, rs.video_stream_prof
     offered = video_profiles(device, rs.stream.depth, rs.format.z16)
     at_rate = [(s, p) for s, p in offered if p.fps() == mode.fps]
     if not at_rate:
-        raise CameraError(f"{describe(device)} has no z16 depth at {mode.fps} fps to align to colour; depth modes: "
-                          f"{format_modes(mode_of(p) for _, p in offered)}")
+        raise CameraError(
+            f"{describe(device)} has no z16 depth at {mode.fps} fps to align to colour; depth modes: "
+            f"{format_modes(mode_of(p) for _, p in offered)}"
+        )
     return max(at_rate, key=lambda sp: (mode_of(sp[1]) == mode, sp[1].width() * sp[1].height()))
 
 
@@ -172,7 +183,9 @@ class RealSenseCamera:
         if not color:  # the syncer can hand out depth alone
             return None
         stamp = ms_to_ns(color.get_timestamp()) if color.get_frame_timestamp_domain() in HOST_CLOCK else None
-        return Frames(np.array(np.asanyarray(color.get_data())), depth, stamp, color.get_frame_number(), self.intrinsics)
+        return Frames(
+            np.array(np.asanyarray(color.get_data())), depth, stamp, color.get_frame_number(), self.intrinsics
+        )
 
     def close(self) -> None:
         for sensor in self._opened:
@@ -190,7 +203,8 @@ def device_lister() -> Callable[[], list[rs.device]]:
     return lambda: list(context.query_devices())
 
 
-def connector(devices: Callable[[], Sequence[rs.device]], serial: str, mode: Mode,
-              align_depth: bool) -> Callable[[], RealSenseCamera]:
+def connector(
+    devices: Callable[[], Sequence[rs.device]], serial: str, mode: Mode, align_depth: bool
+) -> Callable[[], RealSenseCamera]:
     """What CameraDriver calls to (re)open the camera; ``devices`` lists what can be opened."""
     return lambda: RealSenseCamera(select_device(devices(), serial), mode, align_depth)

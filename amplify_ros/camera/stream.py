@@ -63,9 +63,15 @@ class Camera(Protocol):
 
 
 class CameraDriver:
-    def __init__(self, connect: Callable[[], Camera], reconnect_period: float, frame_timeout: float,
-                 on_state: Callable[[str, str], None] = lambda status, error: None,
-                 clock: Callable[[], float] = time.monotonic, read_slice: float = 0.1) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], Camera],
+        reconnect_period: float,
+        frame_timeout: float,
+        on_state: Callable[[str, str], None] = lambda status, error: None,
+        clock: Callable[[], float] = time.monotonic,
+        read_slice: float = 0.1,
+    ) -> None:
         """``connect`` opens the camera or raises CameraError / RuntimeError saying why not;
         ``on_state(status, error)`` hears every change of state (called from the reading thread)."""
         self.connect = connect

@@ -71,7 +71,9 @@ class OpenLoopChunks:
         return self._queue.popleft()
 
 
-def make_chunker(kind: str, chunk: int, k: float = 0.01, execute: int | None = None) -> TemporalEnsembler | OpenLoopChunks:
+def make_chunker(
+    kind: str, chunk: int, k: float = 0.01, execute: int | None = None
+) -> TemporalEnsembler | OpenLoopChunks:
     """``temporal`` (a chunk every step, ensembled) or ``open-loop`` (``execute`` steps per chunk)."""
     if kind == "temporal":
         return TemporalEnsembler(chunk, k)

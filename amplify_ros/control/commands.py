@@ -51,12 +51,16 @@ def duration_fields(seconds: float) -> tuple[int, int]:
     return total // 1_000_000_000, total % 1_000_000_000
 
 
-def trajectory_fields(command: Sequence[float] | np.ndarray, joint_names: Sequence[str], time_from_start: float) -> TrajectoryFields:
+def trajectory_fields(
+    command: Sequence[float] | np.ndarray, joint_names: Sequence[str], time_from_start: float
+) -> TrajectoryFields:
     positions = _vector(command)
     if len(positions) != len(joint_names):
         raise ValueError(f"{len(positions)} values for {len(joint_names)} joints {list(joint_names)}")
     if not time_from_start > 0:
-        raise ValueError(f"time_from_start must be > 0 s (0 asks the controller for an instant jump), got {time_from_start}")
+        raise ValueError(
+            f"time_from_start must be > 0 s (0 asks the controller for an instant jump), got {time_from_start}"
+        )
     return TrajectoryFields(list(joint_names), positions, duration_fields(time_from_start))
 
 

@@ -52,22 +52,27 @@ def refuse_reason(
     max_state_age: float | None = None,
 ) -> tuple[str, str]:
     """("", "") when the inputs may be used, else (kind, a short reason naming what is wrong):
-    kind "stale_image" (older than ``max_image_age``, or stamped that much in the future), "no_state" (none received yet: normal while a graph starts),
+    kind "stale_image" (older than ``max_image_age``, or stamped that much in the future),
+    "no_state" (none received yet: normal while a graph starts),
     "stale_state" (too far from the image) or "bad_state" (not finite).
     ``state`` None with ``max_state_age`` set means the node needs a state and has none yet."""
     age = now - image_stamp
     if age > max_image_age:
         return "stale_image", f"stale image: {age * 1e3:.0f} ms old (max_image_age {max_image_age * 1e3:.0f} ms)"
     if -age > max_image_age:  # else a frame stamped far ahead would count as fresh for ever
-        return "stale_image", (f"image stamped {-age:.3f} s in the future (another clock? max_image_age "
-                               f"{max_image_age * 1e3:.0f} ms)")
+        return "stale_image", (
+            f"image stamped {-age:.3f} s in the future (another clock? max_image_age {max_image_age * 1e3:.0f} ms)"
+        )
     if max_state_age is None:
         return "", ""
     if state is None or state_stamp is None:
         return "no_state", "no robot state received yet"
     gap = abs(image_stamp - state_stamp)
     if gap > max_state_age:
-        return "stale_state", f"stale robot state: {gap * 1e3:.0f} ms from the image (max_state_age {max_state_age * 1e3:.0f} ms)"
+        return (
+            "stale_state",
+            f"stale robot state: {gap * 1e3:.0f} ms from the image (max_state_age {max_state_age * 1e3:.0f} ms)",
+        )
     if not np.all(np.isfinite(state)):
         return "bad_state", f"robot state is not finite: {np.asarray(state).tolist()}"
     return "", ""

@@ -23,11 +23,18 @@ from dataclasses import dataclass
 from amplify_ros.control.commands import TwistFields
 
 MOTION_KEYS: dict[str, tuple[int, float]] = {  # key -> (linear axis, sign)
-    "w": (0, 1.0), "s": (0, -1.0), "a": (1, 1.0), "d": (1, -1.0), "r": (2, 1.0), "f": (2, -1.0),
+    "w": (0, 1.0),
+    "s": (0, -1.0),
+    "a": (1, 1.0),
+    "d": (1, -1.0),
+    "r": (2, 1.0),
+    "f": (2, -1.0),
 }
 SPEED_RANGE = (0.05, 1.0)
-HELP = ("keys: w/s +x/-x  a/d +y/-y  r/f +z/-z  g gripper  space/k stop  +/- speed  (hold a key to keep moving; "
-        "Ctrl-C quits)")
+HELP = (
+    "keys: w/s +x/-x  a/d +y/-y  r/f +z/-z  g gripper  space/k stop  +/- speed  (hold a key to keep moving; "
+    "Ctrl-C quits)"
+)
 
 
 @dataclass
@@ -68,8 +75,11 @@ class KeyboardTwist:
         if not self._escape:
             return False
         seq = self._escape + key
-        done = (len(seq) == 2 and key not in "[O") or (len(seq) == 3 and seq[1] == "O") or (
-            len(seq) > 2 and seq[1] == "[" and "@" <= key <= "~")
+        done = (
+            (len(seq) == 2 and key not in "[O")
+            or (len(seq) == 3 and seq[1] == "O")
+            or (len(seq) > 2 and seq[1] == "[" and "@" <= key <= "~")
+        )
         self._escape = "" if done else seq
         return True
 

@@ -56,6 +56,7 @@ class MotionWorker:
         before ``stamp`` (never after it: time that went back, e.g. a simulator reset, makes old
         codes unusable), waiting up to ``timeout`` s for them (the first frame of an episode);
         None when there are none by then."""
+
         def usable() -> bool:
             c = self._latest
             return c is not None and c.sentence == sentence and stamp - max_age <= c.stamp <= stamp

@@ -69,8 +69,15 @@ class PolicyRunner:
         if self.worker is not None:
             self.worker.close()
 
-    def step(self, views: np.ndarray, proprio: np.ndarray, sentence: str, stamp: float,
-             codes: np.ndarray | None = None, source: Any = None) -> Step:
+    def step(
+        self,
+        views: np.ndarray,
+        proprio: np.ndarray,
+        sentence: str,
+        stamp: float,
+        codes: np.ndarray | None = None,
+        source: Any = None,
+    ) -> Step:
         """Act on one frame (``views`` (V, S, S, 3), ``proprio`` (P,), stamped ``stamp`` s).
         ``codes``: motion codes from elsewhere (a forward node, an oracle) instead of the
         policy's own; ``source``: kept with the frame's background codes (async), e.g. its header."""
@@ -84,8 +91,12 @@ class PolicyRunner:
             if self.chunker.needs_chunk:
                 out.background = self.worker.codes_for(stamp, sentence, self.settings.max_codes_age, CODES_WAIT)
                 if out.background is None:
-                    out.refusal = ("no_codes", self.worker.error or f"no motion codes from within max_codes_age "
-                                   f"({self.settings.max_codes_age} s) of the frame after waiting {CODES_WAIT} s")
+                    out.refusal = (
+                        "no_codes",
+                        self.worker.error
+                        or f"no motion codes from within max_codes_age "
+                        f"({self.settings.max_codes_age} s) of the frame after waiting {CODES_WAIT} s",
+                    )
                     return out
                 codes = out.background.codes
         if self.chunker.needs_chunk:
@@ -102,7 +113,8 @@ class PolicyRunner:
             out.prediction = pred
             out.stages_ms = {k: v for k, v in pred.timings_ms.items() if k != "total_ms"}
             if out.background is not None:
-                out.stages_ms.update(forward_ms=out.background.forward_ms,
-                                     codes_age_ms=(stamp - out.background.stamp) * 1e3)
+                out.stages_ms.update(
+                    forward_ms=out.background.forward_ms, codes_age_ms=(stamp - out.background.stamp) * 1e3
+                )
         out.action = self.chunker.next_action()
         return out

@@ -38,8 +38,19 @@ from dataclasses import dataclass
 import numpy as np
 
 REASONS = (
-    "estop", "disabled", "command_gap", "wrong_size", "non_finite", "implausible", "no_heartbeat", "stale_image", "stale_state", "no_reference",
-    "clamped_limits", "clamped_workspace", "clamped_velocity",
+    "estop",
+    "disabled",
+    "command_gap",
+    "wrong_size",
+    "non_finite",
+    "implausible",
+    "no_heartbeat",
+    "stale_image",
+    "stale_state",
+    "no_reference",
+    "clamped_limits",
+    "clamped_workspace",
+    "clamped_velocity",
 )
 
 MAX_MAGNITUDE = 1e6  # rad, m, rad/s, m/s or normalised: no real state or command value comes near
@@ -72,16 +83,29 @@ class SafetyConfig:
                 raise ValueError(f"{name} needs {self.size} values, got {value}")
         if self.max_velocity is not None and np.size(self.max_velocity) not in (1, self.size):
             raise ValueError(f"max_velocity needs 1 or {self.size} values, got {self.max_velocity}")
-        if self.lower is not None and self.upper is not None and np.any(np.asarray(self.lower) > np.asarray(self.upper)):
+        if (
+            self.lower is not None
+            and self.upper is not None
+            and np.any(np.asarray(self.lower) > np.asarray(self.upper))
+        ):
             raise ValueError(f"lower {self.lower} exceeds upper {self.upper}")
         if self.max_velocity is not None and np.any(~(np.asarray(self.max_velocity) > 0)):
             raise ValueError(f"max_velocity must be > 0, got {self.max_velocity}")
-        if (self.workspace_lower is None) != (self.workspace_upper is None) or (self.workspace_lower is not None and self.size < 3):
-            raise ValueError("workspace_lower and workspace_upper go together, for commands of at least 3 values (x, y, z first)")
-        if self.workspace_lower is not None and (
-            len(self.workspace_lower) != 3 or len(self.workspace_upper) != 3 or np.any(np.asarray(self.workspace_lower) > np.asarray(self.workspace_upper))
+        if (self.workspace_lower is None) != (self.workspace_upper is None) or (
+            self.workspace_lower is not None and self.size < 3
         ):
-            raise ValueError(f"workspace bounds must be 3 values each, lower <= upper; got {self.workspace_lower}, {self.workspace_upper}")
+            raise ValueError(
+                "workspace_lower and workspace_upper go together, for commands of at least 3 values (x, y, z first)"
+            )
+        if self.workspace_lower is not None and (
+            len(self.workspace_lower) != 3
+            or len(self.workspace_upper) != 3
+            or np.any(np.asarray(self.workspace_lower) > np.asarray(self.workspace_upper))
+        ):
+            raise ValueError(
+                "workspace bounds must be 3 values each, lower <= upper; "
+                f"got {self.workspace_lower}, {self.workspace_upper}"
+            )
         for name in ("max_image_age", "max_state_age", "heartbeat_timeout", "max_command_gap"):
             if (value := getattr(self, name)) is not None and not value > 0:
                 raise ValueError(f"{name} must be > 0 or None, got {value}")
@@ -94,13 +118,17 @@ class Verdict:
 
 
 def _age(name: str, what: str, stamp: float | None, now: float, limit: float | None) -> str:
-    """"" when fresh enough, else the reason."""
+    """ "" when fresh enough, else the reason."""
     if limit is None:
         return ""
     if stamp is None:
         return f"{name}: no {what} yet"
     if abs(now - stamp) > limit:
-        when = f"{now - stamp:.3f} s old" if now >= stamp else f"stamped {stamp - now:.3f} s in the future (another clock?)"
+        when = (
+            f"{now - stamp:.3f} s old"
+            if now >= stamp
+            else f"stamped {stamp - now:.3f} s in the future (another clock?)"
+        )
         return f"{name}: {what} {when}, limit {limit:g} s"
     return ""
 
@@ -158,8 +186,11 @@ class SafetyFilter:
         if self._enabled and not self._estop and gap is not None and previous is not None and now - previous > gap:
             self._enabled = False
             self.counters["command_gap"] += 1
-            return Verdict(None, f"command_gap: no command for {now - previous:.2f} s (max_command_gap {gap:g} s): "
-                                 "the gate is closed until enable()")
+            return Verdict(
+                None,
+                f"command_gap: no command for {now - previous:.2f} s (max_command_gap {gap:g} s): "
+                "the gate is closed until enable()",
+            )
         held = self._hold_reason(cmd, now, image_time, state_time, heartbeat_time, state)
         if held:
             self.counters[held.split(":")[0]] += 1
@@ -170,7 +201,15 @@ class SafetyFilter:
             upper = np.inf if cfg.upper is None else np.asarray(cfg.upper, np.float64)
             changes.append(self._clamp(cmd, lower, upper, slice(None), "clamped_limits"))
         if cfg.workspace_lower is not None:
-            changes.append(self._clamp(cmd, np.asarray(cfg.workspace_lower), np.asarray(cfg.workspace_upper), slice(0, 3), "clamped_workspace"))
+            changes.append(
+                self._clamp(
+                    cmd,
+                    np.asarray(cfg.workspace_lower),
+                    np.asarray(cfg.workspace_upper),
+                    slice(0, 3),
+                    "clamped_workspace",
+                )
+            )
         if cfg.max_velocity is not None:
             reference = self._last if self._last is not None else np.asarray(state, np.float64).ravel()
             step = np.asarray(cfg.max_velocity, np.float64) * cfg.period
@@ -179,8 +218,15 @@ class SafetyFilter:
         self.counters["sent"] += 1
         return Verdict(cmd, "; ".join(c for c in changes if c))
 
-    def _hold_reason(self, cmd: np.ndarray, now: float, image_time: float | None, state_time: float | None,
-                     heartbeat_time: float | None, state: Sequence[float] | np.ndarray | None) -> str:
+    def _hold_reason(
+        self,
+        cmd: np.ndarray,
+        now: float,
+        image_time: float | None,
+        state_time: float | None,
+        heartbeat_time: float | None,
+        state: Sequence[float] | np.ndarray | None,
+    ) -> str:
         cfg = self.config
         if self._estop:
             return f"estop: latched ({self._estop}); reset() then enable()"
@@ -197,9 +243,19 @@ class SafetyFilter:
         stale = stale or _age("stale_state", "state", state_time, now, cfg.max_state_age)
         if stale:
             return stale
-        if cfg.max_velocity is not None and self._last is None and (
-                state is None or np.size(state) != cfg.size or not np.all(np.isfinite(state)) or implausible(np.asarray(state))):
-            return f"no_reference: the first command needs the current state ({cfg.size} finite values) to limit its step"
+        if (
+            cfg.max_velocity is not None
+            and self._last is None
+            and (
+                state is None
+                or np.size(state) != cfg.size
+                or not np.all(np.isfinite(state))
+                or implausible(np.asarray(state))
+            )
+        ):
+            return (
+                f"no_reference: the first command needs the current state ({cfg.size} finite values) to limit its step"
+            )
         return ""
 
     def _clamp(self, cmd: np.ndarray, lower: np.ndarray, upper: np.ndarray, part: slice, name: str) -> str:

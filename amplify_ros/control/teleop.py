@@ -54,7 +54,9 @@ class TwistMapping:
         used = list(linear) + ([angular[GRIPPER_AXES.index(self.gripper_axis)]] if self.dims == 4 else [])
         raw = np.asarray(used, np.float64)
         if not np.all(np.isfinite(raw)) or implausible(raw):
-            raise ValueError(f"twist is not finite or beyond {MAX_MAGNITUDE:g}: linear {list(linear)}, angular {list(angular)}")
+            raise ValueError(
+                f"twist is not finite or beyond {MAX_MAGNITUDE:g}: linear {list(linear)}, angular {list(angular)}"
+            )
         scales = [self.linear_scale] * 3 + ([self.gripper_scale] if self.dims == 4 else [])
         return np.clip(raw * np.asarray(scales), -1.0, 1.0)
 
@@ -97,7 +99,9 @@ class FramePairing:
             return None
         action, stamp, received, arrival = self._input
         frame_stamp, frame_arrival = self._frame
-        if now - received > self.max_age or not (arrival > frame_arrival or (stamp is not None and stamp >= frame_stamp)):
+        if now - received > self.max_age or not (
+            arrival > frame_arrival or (stamp is not None and stamp >= frame_stamp)
+        ):
             return None
         self._commanded = True
         return action, frame_stamp

@@ -42,12 +42,16 @@ def build_model(kind: str, config: Any) -> nn.Module:
     return MODELS[kind][0](config)
 
 
-def save_checkpoint(path: Path, kind: str, model: nn.Module, stats: dict[str, Any], nested: dict[str, Path] | None = None) -> Path:
+def save_checkpoint(
+    path: Path, kind: str, model: nn.Module, stats: dict[str, Any], nested: dict[str, Path] | None = None
+) -> Path:
     """Write a checkpoint directory (replacing any at ``path``)."""
     tmp = path.with_name(path.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    (tmp / "model.yaml").write_text(yaml.safe_dump({"kind": kind, "config": dataclasses.asdict(model.cfg)}, sort_keys=False))
+    (tmp / "model.yaml").write_text(
+        yaml.safe_dump({"kind": kind, "config": dataclasses.asdict(model.cfg)}, sort_keys=False)
+    )
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     save_file(state, str(tmp / "model.safetensors"))
     (tmp / "stats.json").write_text(json.dumps(stats, indent=1))
@@ -95,7 +99,9 @@ def load_checkpoint(path: Path, kind: str | None = None, device: str = "cpu") ->
         if k in state and state[k].shape != v.shape
     ]
     if problems:
-        raise CheckpointError(f"{path}: weights do not fit the config ({'; '.join(problems[:5])}{' ...' if len(problems) > 5 else ''})")
+        raise CheckpointError(
+            f"{path}: weights do not fit the config ({'; '.join(problems[:5])}{' ...' if len(problems) > 5 else ''})"
+        )
     model.load_state_dict(state)  # casts half-precision exports back to the model's float32
     stats = json.loads((path / "stats.json").read_text()) if (path / "stats.json").is_file() else {}
     return model.to(device).eval(), stats
@@ -122,13 +128,16 @@ def export_checkpoint(src: Path, dst: Path, half: bool = True) -> Path:
     return dst
 
 
-def check_data(stats: dict[str, Any], image_size: int, views: int, horizon: int | None = None,
-               fps: float | None = None) -> list[str]:
+def check_data(
+    stats: dict[str, Any], image_size: int, views: int, horizon: int | None = None, fps: float | None = None
+) -> list[str]:
     """Raise CheckpointError naming every way the data differs from what the model was trained
     on; return warnings for what the checkpoint does not record (older checkpoints lack ``fps``:
     a 16-frame window at 80 Hz is 0.2 s, at 20 Hz 0.8 s, so the same motion looks different)."""
     found = {"image_size": image_size, "views": views, "horizon": horizon, "fps": fps}
-    diffs = [f"{k}: model {stats[k]}, data {v}" for k, v in found.items() if v is not None and k in stats and stats[k] != v]
+    diffs = [
+        f"{k}: model {stats[k]}, data {v}" for k, v in found.items() if v is not None and k in stats and stats[k] != v
+    ]
     if diffs:
         raise CheckpointError("checkpoint does not match the data (" + "; ".join(diffs) + ")")
     if fps and not stats.get("fps"):

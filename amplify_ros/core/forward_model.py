@@ -27,8 +27,8 @@ from torch import nn
 
 from amplify_ros.core.fsq import FSQ
 from amplify_ros.core.image_tokens import ImageTokens, TrunkConfig
-from amplify_ros.core.tracks import IMAGE_SIZE
 from amplify_ros.core.text import WordBagEncoder
+from amplify_ros.core.tracks import IMAGE_SIZE
 from amplify_ros.core.transformer import Transformer, prefix_causal_mask
 
 
@@ -44,7 +44,9 @@ class ForwardConfig(TrunkConfig):
 
     def __post_init__(self) -> None:
         if self.code_len < 1 or self.parallel_depth < 0:
-            raise ValueError(f"code_len must be >= 1 and parallel_depth >= 0, got {self.code_len}, {self.parallel_depth}")
+            raise ValueError(
+                f"code_len must be >= 1 and parallel_depth >= 0, got {self.code_len}, {self.parallel_depth}"
+            )
 
 
 DECODINGS = ("autoregressive", "parallel")
@@ -99,7 +101,9 @@ class ForwardModel(nn.Module):
         queries = self.parallel_queries.expand(len(context), -1, -1)
         return self.parallel_head(self.parallel(queries, context=context))
 
-    def forward(self, images: torch.Tensor, sentences: list[str], codes: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def forward(
+        self, images: torch.Tensor, sentences: list[str], codes: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         out = self._trunk(images, sentences, codes)
         heads = {"": self.head(out[:, self.prefix :])}
         if self.cfg.parallel_depth:
@@ -115,8 +119,14 @@ class ForwardModel(nn.Module):
         return loss, {"loss": loss.item(), **metrics}
 
     @torch.inference_mode()
-    def predict(self, images: torch.Tensor, sentences: list[str], top_k: int | None = None, temperature: float = 1.0,
-                decoding: str = "autoregressive") -> torch.Tensor:
+    def predict(
+        self,
+        images: torch.Tensor,
+        sentences: list[str],
+        top_k: int | None = None,
+        temperature: float = 1.0,
+        decoding: str = "autoregressive",
+    ) -> torch.Tensor:
         """Codes (B, T): autoregressive, greedy or sampled from the top-k when ``top_k`` is set;
         or ``decoding="parallel"``: every code at once from the parallel head (most likely each)."""
         if decoding not in self.decodings:

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from amplify_ros.core.image_tokens import ImageTokens, TrunkConfig
-from amplify_ros.core.tracks import IMAGE_SIZE
 from amplify_ros.core.fsq import FSQ
+from amplify_ros.core.image_tokens import ImageTokens, TrunkConfig
 from amplify_ros.core.text import WordBagEncoder
+from amplify_ros.core.tracks import IMAGE_SIZE
 from amplify_ros.core.transformer import Transformer
 
 
@@ -58,7 +58,9 @@ class InverseConfig(TrunkConfig):
                 raise ValueError(f"{name} has {len(getattr(self, name))} entries for action_dim {self.action_dim}")
 
 
-def truncated_normal_nll(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, low: float = -1.0, high: float = 1.0) -> torch.Tensor:
+def truncated_normal_nll(
+    x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, low: float = -1.0, high: float = 1.0
+) -> torch.Tensor:
     """-log p(x) of N(mean, std) truncated to [low, high], elementwise."""
     normal = torch.distributions.Normal(mean, std)
     mass = (normal.cdf(torch.full_like(mean, high)) - normal.cdf(torch.full_like(mean, low))).clamp_min(1e-6)
@@ -81,7 +83,9 @@ class InverseModel(nn.Module):
         self.queries = nn.Parameter(torch.randn(cfg.chunk, d) * 0.02)
         self.decoder = Transformer(d, cfg.depth, cfg.heads, cfg.dropout, cross=True)
         self.mean_out = nn.Linear(d, cfg.action_dim)
-        self.log_std = nn.Parameter(torch.full((cfg.action_dim,), math.log(cfg.std or 0.1)), requires_grad=cfg.std is None)
+        self.log_std = nn.Parameter(
+            torch.full((cfg.action_dim,), math.log(cfg.std or 0.1)), requires_grad=cfg.std is None
+        )
         self._norm("action_low", cfg.action_low, -1.0)
         self._norm("action_high", cfg.action_high, 1.0)
         self._norm("proprio_mean", cfg.proprio_mean, 0.0, cfg.proprio_dim)
@@ -103,7 +107,9 @@ class InverseModel(nn.Module):
         """The sentence vectors (B, D) the model conditions on; None when it takes no sentence."""
         return self.text(sentences) if self.cfg.use_text else None
 
-    def means(self, images: torch.Tensor, proprio: torch.Tensor, codes: torch.Tensor | None, text: torch.Tensor | None) -> torch.Tensor:
+    def means(
+        self, images: torch.Tensor, proprio: torch.Tensor, codes: torch.Tensor | None, text: torch.Tensor | None
+    ) -> torch.Tensor:
         """Normalised action means (B, K, A) in (-1, 1); ``text`` from ``embed_text``."""
         p = (proprio - self._proprio_mean) / self._proprio_std.clamp_min(1e-6)
         ctx = [self.image_tokens(images), self.proprio_in(p).unsqueeze(1)]
@@ -114,8 +120,15 @@ class InverseModel(nn.Module):
         x = self.decoder(self.queries.expand(len(proprio), -1, -1), context=torch.cat(ctx, dim=1))
         return torch.tanh(self.mean_out(x))
 
-    def forward(self, images: torch.Tensor, proprio: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor,
-                codes: torch.Tensor | None = None, sentences: list[str] | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    def forward(
+        self,
+        images: torch.Tensor,
+        proprio: torch.Tensor,
+        actions: torch.Tensor,
+        mask: torch.Tensor,
+        codes: torch.Tensor | None = None,
+        sentences: list[str] | None = None,
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         """Discounted truncated-normal NLL of the (unnormalised) action chunk (B, K, A); mask (B, K)."""
         mean = self.means(images, proprio, codes, self.embed_text(sentences))
         target = self.normalise_actions(actions)
@@ -127,7 +140,12 @@ class InverseModel(nn.Module):
         return loss, {"loss": loss.item(), "action_l1": err.item()}
 
     @torch.inference_mode()
-    def predict(self, images: torch.Tensor, proprio: torch.Tensor, codes: torch.Tensor | None = None,
-                sentences: list[str] | None = None) -> torch.Tensor:
+    def predict(
+        self,
+        images: torch.Tensor,
+        proprio: torch.Tensor,
+        codes: torch.Tensor | None = None,
+        sentences: list[str] | None = None,
+    ) -> torch.Tensor:
         """The action chunk (B, K, A), in the robot's units (the distribution's mean)."""
         return self.unnormalise_actions(self.means(images, proprio, codes, self.embed_text(sentences)))

@@ -67,7 +67,9 @@ def occlusion_accuracy(pred_visible: np.ndarray, gt_visible: np.ndarray, mask: n
     return float(np.mean(same)) if same.size else float("nan")
 
 
-def track_metrics(pred: np.ndarray, gt: np.ndarray, size: tuple[int, int], mask: np.ndarray | None = None) -> dict[str, float]:
+def track_metrics(
+    pred: np.ndarray, gt: np.ndarray, size: tuple[int, int], mask: np.ndarray | None = None
+) -> dict[str, float]:
     """All position metrics at once, as plain floats."""
     return {
         "mse": mse(pred, gt, mask),
@@ -81,5 +83,7 @@ def moving_tracks(points: np.ndarray, size: tuple[int, int], px: float = MOVING_
     """points (..., S, N, 2) true tracks -> (..., N) True where the track gets more than ``px``
     pixels from its start within the window."""
     scale = np.array(size, dtype=np.float64) / 2
-    travel = np.linalg.norm((np.asarray(points, np.float64) - np.asarray(points, np.float64)[..., :1, :, :]) * scale, axis=-1)
+    travel = np.linalg.norm(
+        (np.asarray(points, np.float64) - np.asarray(points, np.float64)[..., :1, :, :]) * scale, axis=-1
+    )
     return travel.max(axis=-2) > px

@@ -37,16 +37,20 @@ class OrtGraph:
         try:
             import onnxruntime as ort
         except ImportError as err:  # a listed dependency; say which when an install lacks it
-            raise RuntimeError(f"runtime onnxruntime needs the onnxruntime, onnx and onnxscript packages: {err}") from err
+            raise RuntimeError(
+                f"runtime onnxruntime needs the onnxruntime, onnx and onnxscript packages: {err}"
+            ) from err
         self.inputs = list(example)
         with _quiet_export():
-            program = torch.onnx.export(module.eval(), tuple(example.values()), input_names=self.inputs, dynamo=True,
-                                        verbose=False)
+            program = torch.onnx.export(
+                module.eval(), tuple(example.values()), input_names=self.inputs, dynamo=True, verbose=False
+            )
         options = ort.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = threads
         options.log_severity_level = 3  # errors only: its warnings about unused initialisers are noise here
-        self._session = ort.InferenceSession(program.model_proto.SerializeToString(), options,
-                                             providers=["CPUExecutionProvider"])
+        self._session = ort.InferenceSession(
+            program.model_proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
+        )
 
     def __call__(self, **inputs: np.ndarray) -> list[np.ndarray]:
         if sorted(inputs) != sorted(self.inputs):

@@ -59,7 +59,9 @@ def label(image: np.ndarray, text: str) -> np.ndarray:
     return out
 
 
-def draw_prediction(image: np.ndarray, pred: np.ndarray, truth: np.ndarray, scale: int = 4, min_motion_px: float = 0.5) -> np.ndarray:
+def draw_prediction(
+    image: np.ndarray, pred: np.ndarray, truth: np.ndarray, scale: int = 4, min_motion_px: float = 0.5
+) -> np.ndarray:
     """Predicted tracks (colour) over the true ones (white), for points that move in either.
 
     pred, truth (S, N, 2) normalised (row, col).

@@ -69,7 +69,7 @@ class MotionPrior:
         self.runtime, self.code_decoding = runtime, decoding
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "cpu") -> "MotionPrior":
+    def load(cls, path: str | Path, device: str = "cpu") -> MotionPrior:
         """A forward checkpoint or run, or a policy checkpoint (its ``forward/`` is used)."""
         path = resolve(Path(path))
         if (path / "forward" / "model.yaml").is_file():
@@ -95,7 +95,11 @@ class MotionPrior:
         img = np.ascontiguousarray(images)[None]
         if self._graph is not None:
             return self._graph(images=img, text=self.forward.text([sentence]).numpy())[0][0]
-        return self.forward.predict(torch.from_numpy(img).to(self.device), [sentence], decoding=self.code_decoding)[0].cpu().numpy()
+        return (
+            self.forward.predict(torch.from_numpy(img).to(self.device), [sentence], decoding=self.code_decoding)[0]
+            .cpu()
+            .numpy()
+        )
 
     @torch.inference_mode()
     def decode_tracks(self, codes: np.ndarray, images: np.ndarray) -> np.ndarray | None:
@@ -119,8 +123,15 @@ class ChunkPrediction:
 
 
 class Policy:
-    def __init__(self, inverse: InverseModel, motion: MotionPrior | None = None, cameras: list[str] | None = None,
-                 device: str = "cpu", fps: float | None = None, zero_codes: bool = False) -> None:
+    def __init__(
+        self,
+        inverse: InverseModel,
+        motion: MotionPrior | None = None,
+        cameras: list[str] | None = None,
+        device: str = "cpu",
+        fps: float | None = None,
+        zero_codes: bool = False,
+    ) -> None:
         self.cameras = list(cameras or ["corner"])[: inverse.cfg.views]
         if len(self.cameras) != inverse.cfg.views:
             raise CheckpointError(f"the model takes {inverse.cfg.views} views but names {len(self.cameras)} cameras")
@@ -146,14 +157,18 @@ class Policy:
         self._graph, self.runtime = graph, runtime
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "cpu", with_forward: bool = True) -> "Policy":
+    def load(cls, path: str | Path, device: str = "cpu", with_forward: bool = True) -> Policy:
         """``with_forward=False``: the codes will come from elsewhere (a forward node), see ``predict``."""
         path = resolve(Path(path))
         inverse, stats = load_checkpoint(path, device=device)
         if not isinstance(inverse, InverseModel):
             raise CheckpointError(f"{path} holds a {type(inverse).__name__}, not a policy (inverse or bc) checkpoint")
         zero_codes = stats.get("codes") == "zero"
-        motion = MotionPrior.load(path / "forward", device) if inverse.cfg.use_codes and with_forward and not zero_codes else None
+        motion = (
+            MotionPrior.load(path / "forward", device)
+            if inverse.cfg.use_codes and with_forward and not zero_codes
+            else None
+        )
         return cls(inverse, motion, stats.get("cameras"), device, stats.get("fps"), zero_codes)
 
     @property
@@ -189,26 +204,36 @@ class Policy:
             raise ValueError(f"proprio is not finite: {proprio}")
 
     @torch.inference_mode()
-    def predict(self, images: np.ndarray, proprio: np.ndarray, sentence: str, codes: np.ndarray | None = None) -> ChunkPrediction:
+    def predict(
+        self, images: np.ndarray, proprio: np.ndarray, sentence: str, codes: np.ndarray | None = None
+    ) -> ChunkPrediction:
         """images (V, H, W, 3) uint8, proprio (P,) -> the action chunk for now and the next steps.
         An AMPLIFY policy predicts its motion codes unless ``codes`` (T,) are given."""
         self.check_inputs(images, proprio)
         if self.zero_codes and codes is None:
             codes = np.full(self.inverse.cfg.code_len, self.inverse.fsq.zero_index)
         if self.inverse.cfg.use_codes and codes is None and self.motion is None:
-            raise ValueError("this inverse model needs motion codes: pass them, or load the policy with its forward model")
+            raise ValueError(
+                "this inverse model needs motion codes: pass them, or load the policy with its forward model"
+            )
         if codes is not None and np.shape(codes) != (self.inverse.cfg.code_len,):
             raise ValueError(f"expected {self.inverse.cfg.code_len} motion codes, got shape {np.shape(codes)}")
         if codes is not None and not 0 <= int(np.min(codes)) <= int(np.max(codes)) < self.inverse.fsq.codebook_size:
-            raise ValueError(f"motion codes must lie in [0, {self.inverse.fsq.codebook_size}); got {np.asarray(codes).tolist()}")
+            raise ValueError(
+                f"motion codes must lie in [0, {self.inverse.fsq.codebook_size}); got {np.asarray(codes).tolist()}"
+            )
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         if codes is None and self.inverse.cfg.use_codes:
             codes = self.motion.predict(images, sentence)
             timings["forward_ms"] = (time.perf_counter() - t0) * 1e3
         t1 = time.perf_counter()
-        actions = self._actions(np.ascontiguousarray(images)[None], np.asarray(proprio, np.float32)[None],
-                                None if codes is None else np.asarray(codes, np.int64)[None], sentence)
+        actions = self._actions(
+            np.ascontiguousarray(images)[None],
+            np.asarray(proprio, np.float32)[None],
+            None if codes is None else np.asarray(codes, np.int64)[None],
+            sentence,
+        )
         timings["inverse_ms"] = (time.perf_counter() - t1) * 1e3
         timings["total_ms"] = (time.perf_counter() - t0) * 1e3
         return ChunkPrediction(actions[0], None if codes is None else np.asarray(codes), timings)

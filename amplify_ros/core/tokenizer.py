@@ -130,9 +130,12 @@ class PointImageFeatures(nn.Module):
         super().__init__()
         c = channels
         self.net = nn.Sequential(
-            nn.Conv2d(3, c // 2, 4, 2, 1), nn.GELU(),
-            nn.Conv2d(c // 2, c, 3, 2, 1), nn.GELU(),
-            nn.Conv2d(c, c, 3, 2, 1), nn.GELU(),
+            nn.Conv2d(3, c // 2, 4, 2, 1),
+            nn.GELU(),
+            nn.Conv2d(c // 2, c, 3, 2, 1),
+            nn.GELU(),
+            nn.Conv2d(c, c, 3, 2, 1),
+            nn.GELU(),
         )
         self.proj = nn.Linear(c, out_dim)
 
@@ -182,8 +185,13 @@ class MotionTokenizer(nn.Module):
         x = self.encoder(x, mask=self._enc_mask)
         return self.fsq(self.to_fsq(x))
 
-    def decode_logits(self, codes: torch.Tensor, start: torch.Tensor | None = None, images: torch.Tensor | None = None,
-                      points: torch.Tensor | None = None) -> torch.Tensor:
+    def decode_logits(
+        self,
+        codes: torch.Tensor,
+        start: torch.Tensor | None = None,
+        images: torch.Tensor | None = None,
+        points: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """codes (B, T, C) -> logits (B, V, T, N', K) for ``points`` (B, N') point indices per
         sample (None: all). With ``image_cond``, ``images`` (B, V, H, W, 3) and the start points
         (B, V, N, 2) are needed."""
@@ -254,7 +262,9 @@ class MotionTokenizer(nn.Module):
             return log_p.exp() @ self._offsets
         return self._offsets[log_p.argmax(-1)]
 
-    def forward(self, tracks: torch.Tensor, images: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    def forward(
+        self, tracks: torch.Tensor, images: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         """Cross-entropy of the reconstructed displacement classes; tracks (B, V, S, N, 2)."""
         cfg = self.cfg
         codes, indices = self.encode(tracks)
@@ -262,8 +272,9 @@ class MotionTokenizer(nn.Module):
         points = None
         if self.training and cfg.train_points is not None and cfg.train_points < cfg.num_points:
             points = self._training_points(steps)
-            steps = rearrange(_take_points(rearrange(steps, "b v t n a -> b v n (t a)"), points),
-                              "b v n (t a) -> b v t n a", a=2)
+            steps = rearrange(
+                _take_points(rearrange(steps, "b v t n a -> b v n (t a)"), points), "b v n (t a) -> b v t n a", a=2
+            )
         logits = self.decode_logits(codes, tracks[:, :, 0], images, points)
         log_p = self._log_probs(logits)  # (B, V, T, N, A, W)
         ce = self._class_loss(log_p, logits, steps)  # (B, V, T, N)
@@ -275,24 +286,35 @@ class MotionTokenizer(nn.Module):
             moving = (steps != 0).any(-1)
             moving_acc = right[moving].float().mean() if moving.any() else torch.tensor(float("nan"))
             usage = torch.unique(indices).numel() / self.codebook_size
-        return loss, {"loss": loss.item(), "class_acc": right.float().mean().item(), "moving_class_acc": moving_acc.item(),
-                      "code_usage": usage}
+        return loss, {
+            "loss": loss.item(),
+            "class_acc": right.float().mean().item(),
+            "moving_class_acc": moving_acc.item(),
+            "code_usage": usage,
+        }
 
     @torch.inference_mode()
-    def reconstruct(self, tracks: torch.Tensor, images: torch.Tensor | None = None,
-                    decoding: str | None = None) -> torch.Tensor:
+    def reconstruct(
+        self, tracks: torch.Tensor, images: torch.Tensor | None = None, decoding: str | None = None
+    ) -> torch.Tensor:
         """tracks (B, V, S, N, 2) -> tracks decoded from their own codes, same shape."""
         codes, _ = self.encode(tracks)
         return self.decode(codes, tracks[:, :, 0], images, decoding)
 
     @torch.inference_mode()
-    def decode(self, codes: torch.Tensor, start: torch.Tensor, images: torch.Tensor | None = None,
-               decoding: str | None = None) -> torch.Tensor:
+    def decode(
+        self, codes: torch.Tensor, start: torch.Tensor, images: torch.Tensor | None = None, decoding: str | None = None
+    ) -> torch.Tensor:
         """codes (B, T, C), start points (B, V, N, 2) (, images (B, V, H, W, 3)) -> tracks (B, V, S, N, 2)."""
         steps = self.logits_to_steps(self.decode_logits(codes, start, images), decoding)
         return steps_to_tracks(steps, start, self.cfg.image_size, self.cfg.class_px)
 
     @torch.inference_mode()
-    def decode_indices(self, indices: torch.Tensor, start: torch.Tensor, images: torch.Tensor | None = None,
-                       decoding: str | None = None) -> torch.Tensor:
+    def decode_indices(
+        self,
+        indices: torch.Tensor,
+        start: torch.Tensor,
+        images: torch.Tensor | None = None,
+        decoding: str | None = None,
+    ) -> torch.Tensor:
         return self.decode(self.fsq.indices_to_codes(indices), start, images, decoding)

@@ -59,7 +59,9 @@ class TrackBaseline(nn.Module):
         delta = rearrange(self.out(x[:, ctx.shape[1] :]), "b (v n) (s c) -> b v s n c", v=v, c=2)
         return torch.cat([start.unsqueeze(2), start.unsqueeze(2) + delta], dim=2)
 
-    def forward(self, images: torch.Tensor, sentences: list[str], tracks: torch.Tensor, visible: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def forward(
+        self, images: torch.Tensor, sentences: list[str], tracks: torch.Tensor, visible: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         """tracks (B, V, S, N, 2) normalised, visible (B, V, S, N) -> weighted MSE of steps 1..S-1."""
         cfg = self.cfg
         n = tracks.shape[3]

@@ -33,7 +33,9 @@ class Attention(nn.Module):
         """x (B, N, D); context (B, M, D) for cross-attention (None: self-attention).
         With ``cache`` (self-attention only), keys/values of earlier calls are prepended."""
         q = rearrange(self.to_q(x), "b n (h d) -> b h n d", h=self.heads)
-        k, v = rearrange(self.to_kv(x if context is None else context), "b m (two h d) -> two b h m d", two=2, h=self.heads)
+        k, v = rearrange(
+            self.to_kv(x if context is None else context), "b m (two h d) -> two b h m d", two=2, h=self.heads
+        )
         if cache is not None:
             if "k" in cache:
                 k, v = torch.cat([cache["k"], k], dim=2), torch.cat([cache["v"], v], dim=2)
@@ -57,7 +59,10 @@ class Block(nn.Module):
             self.cross_attn = Attention(dim, heads, dropout)
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = nn.Sequential(
-            nn.Linear(dim, mlp_ratio * dim, bias=False), nn.GELU(), nn.Linear(mlp_ratio * dim, dim, bias=False), nn.Dropout(dropout)
+            nn.Linear(dim, mlp_ratio * dim, bias=False),
+            nn.GELU(),
+            nn.Linear(mlp_ratio * dim, dim, bias=False),
+            nn.Dropout(dropout),
         )
         self.drop = nn.Dropout(dropout)
 

@@ -25,8 +25,15 @@ from amplify_ros.control.motion_worker import StampedCodes
 from amplify_ros.control.policy_runner import PolicyRunner, RunnerSettings
 from amplify_ros.core.policy import ChunkPrediction, Policy
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
-from amplify_ros.nodes.model_io import (ExtraViews, FrameGate, MotionPublisher, declare_device, declare_image_qos,
-                                        declare_inference, load_model)
+from amplify_ros.nodes.model_io import (
+    ExtraViews,
+    FrameGate,
+    MotionPublisher,
+    declare_device,
+    declare_image_qos,
+    declare_inference,
+    load_model,
+)
 from amplify_ros.nodes.parameters import LiveParameters
 from amplify_ros.nodes.qos import latched_qos, state_qos
 from amplify_ros.nodes.stamps import now_seconds, stamp_seconds
@@ -51,46 +58,102 @@ class Acting:
         self.states = StampedHistory()  # each image is paired with the state stamped nearest to it
         self.params = p = LiveParameters(node)  # the nodes declare theirs through it too
         self.device = declare_device(p)
-        self.ensemble = p.declare("ensemble", "temporal", "how chunks become commands: 'temporal' predicts every frame "
-                                  "and averages overlapping chunks; 'open-loop' executes execute_steps of each chunk",
-                                  choices=("temporal", "open-loop"), apply=self._rebuild("ensemble"))
-        self.ensemble_k = p.declare("ensemble_k", 0.01, "temporal ensembling weight exp(-k*i), i = 0 the oldest chunk",
-                                    range=(0.0, 1.0), apply=self._rebuild("ensemble_k"))
-        self.execute_steps = p.declare("execute_steps", 8, "open-loop: chunk steps executed before predicting again",
-                                       range=(1, 256), apply=self._rebuild("execute_steps"))
-        self.max_image_age = p.declare("max_image_age", 0.5, "images older than this (s, node clock) are not acted on",
-                                       range=(0.001, 3600.0), apply=self._retune("max_image_age"))
-        self.max_state_age = p.declare("max_state_age", 0.2, "robot state further than this (s) from the image is stale",
-                                       range=(0.001, 3600.0), apply=p.setter("max_state_age", self))
-        self.state_names = p.declare("state_names", [], "joint_states entries forming the proprio vector, in the "
-                                     "checkpoint's order (empty: all positions in message order)")
-        self.action_names = p.declare("action_names", [], "names of the action dimensions (joint_names of the "
-                                      "published trajectories; empty: a0, a1, ...)")
-        self.action_period = p.declare("action_period", 0.0125, "time between the chunk's actions (s): the control "
-                                       "period the policy was trained at (Meta-World: 0.0125)", range=(1e-4, 10.0),
-                                       apply=p.setter("action_period", self))
+        self.ensemble = p.declare(
+            "ensemble",
+            "temporal",
+            "how chunks become commands: 'temporal' predicts every frame "
+            "and averages overlapping chunks; 'open-loop' executes execute_steps of each chunk",
+            choices=("temporal", "open-loop"),
+            apply=self._rebuild("ensemble"),
+        )
+        self.ensemble_k = p.declare(
+            "ensemble_k",
+            0.01,
+            "temporal ensembling weight exp(-k*i), i = 0 the oldest chunk",
+            range=(0.0, 1.0),
+            apply=self._rebuild("ensemble_k"),
+        )
+        self.execute_steps = p.declare(
+            "execute_steps",
+            8,
+            "open-loop: chunk steps executed before predicting again",
+            range=(1, 256),
+            apply=self._rebuild("execute_steps"),
+        )
+        self.max_image_age = p.declare(
+            "max_image_age",
+            0.5,
+            "images older than this (s, node clock) are not acted on",
+            range=(0.001, 3600.0),
+            apply=self._retune("max_image_age"),
+        )
+        self.max_state_age = p.declare(
+            "max_state_age",
+            0.2,
+            "robot state further than this (s) from the image is stale",
+            range=(0.001, 3600.0),
+            apply=p.setter("max_state_age", self),
+        )
+        self.state_names = p.declare(
+            "state_names",
+            [],
+            "joint_states entries forming the proprio vector, in the "
+            "checkpoint's order (empty: all positions in message order)",
+        )
+        self.action_names = p.declare(
+            "action_names",
+            [],
+            "names of the action dimensions (joint_names of the published trajectories; empty: a0, a1, ...)",
+        )
+        self.action_period = p.declare(
+            "action_period",
+            0.0125,
+            "time between the chunk's actions (s): the control period the policy was trained at (Meta-World: 0.0125)",
+            range=(1e-4, 10.0),
+            apply=p.setter("action_period", self),
+        )
         self.forward_mode, self.max_codes_age, self.publish_tracks = "sync", 0.2, False
         if with_forward:
-            self.forward_mode = p.declare("forward_mode", "sync", "'sync': motion codes predicted from each frame "
-                                          "before acting on it; 'async': the forward model runs on its own thread and "
-                                          "each frame is acted on at once with the newest codes (lower latency, codes "
-                                          "up to max_codes_age older than the frame)", choices=("sync", "async"),
-                                          apply=self._rebuild("forward_mode"))
-            self.max_codes_age = p.declare("max_codes_age", 0.2, "async: act only with codes predicted from a frame at "
-                                           "most this much older (s, header stamps)", range=(0.001, 10.0),
-                                           apply=self._retune("max_codes_age"))
-            self.publish_tracks = p.declare("publish_tracks", True, "decode and publish the predicted tracks and "
-                                            "their overlay image after each command (AMPLIFY checkpoints only)",
-                                            apply=p.setter("publish_tracks", self))
+            self.forward_mode = p.declare(
+                "forward_mode",
+                "sync",
+                "'sync': motion codes predicted from each frame "
+                "before acting on it; 'async': the forward model runs on its own thread and "
+                "each frame is acted on at once with the newest codes (lower latency, codes "
+                "up to max_codes_age older than the frame)",
+                choices=("sync", "async"),
+                apply=self._rebuild("forward_mode"),
+            )
+            self.max_codes_age = p.declare(
+                "max_codes_age",
+                0.2,
+                "async: act only with codes predicted from a frame at most this much older (s, header stamps)",
+                range=(0.001, 10.0),
+                apply=self._retune("max_codes_age"),
+            )
+            self.publish_tracks = p.declare(
+                "publish_tracks",
+                True,
+                "decode and publish the predicted tracks and "
+                "their overlay image after each command (AMPLIFY checkpoints only)",
+                apply=p.setter("publish_tracks", self),
+            )
         self.inference = declare_inference(p, lambda: self.policy, codes=with_forward)
         self.image_qos = declare_image_qos(p)
         self.views = ExtraViews(node, self.gate, p, self.image_qos)  # subscribed before the main camera
-        self.checkpoint = p.declare("checkpoint", "", "policy run directory or checkpoint (amplify-train inverse|bc); "
-                                    "changing it loads the new model or rejects the change", apply=self._load)
+        self.checkpoint = p.declare(
+            "checkpoint",
+            "",
+            "policy run directory or checkpoint (amplify-train inverse|bc); "
+            "changing it loads the new model or rejects the change",
+            apply=self._load,
+        )
         with contextlib.suppress(ValueError):  # without a model the node runs and says why on /diagnostics
             self._load(self.checkpoint)
 
-        sensing = MutuallyExclusiveCallbackGroup()  # under a multi-threaded executor: state and task stay fresh during inference
+        sensing = (
+            MutuallyExclusiveCallbackGroup()
+        )  # under a multi-threaded executor: state and task stay fresh during inference
         # created before the camera subscription: when both are ready, rclpy's executor takes them
         # in creation order, so an image finds the state sent with it already received
         node.create_subscription(JointState, "joint_states", self.on_state, state_qos(), callback_group=sensing)
@@ -106,19 +169,28 @@ class Acting:
         def apply(value) -> None:
             setattr(self, name, value)
             self._new_runner()
+
         return apply
 
     def _retune(self, name: str):
         """For settings the runner reads each frame: no new runner, the chunks it holds stay."""
+
         def apply(value) -> None:
             setattr(self, name, value)
             if self.runner is not None:
                 self.runner.settings = self._settings()
+
         return apply
 
     def _settings(self) -> RunnerSettings:
-        return RunnerSettings(self.ensemble, self.ensemble_k, self.execute_steps, self.forward_mode, self.max_codes_age,
-                              max_gap=self.max_image_age)  # frames resuming after an outage drop older chunks
+        return RunnerSettings(
+            self.ensemble,
+            self.ensemble_k,
+            self.execute_steps,
+            self.forward_mode,
+            self.max_codes_age,
+            max_gap=self.max_image_age,
+        )  # frames resuming after an outage drop older chunks
 
     def _new_runner(self) -> None:
         if self.runner is not None:
@@ -137,8 +209,10 @@ class Acting:
         self.names = list(self.action_names) or [f"a{i}" for i in range(policy.action_dim)]
         self._new_runner()
         codes = f"{policy.motion.code_decoding} code decoding, " if policy.motion is not None else ""
-        self.node.get_logger().info(f"loaded {policy.kind} policy from {path}: {policy.image_size} px, "
-                                    f"{policy.action_dim}-D actions in chunks of {policy.chunk}; {codes}{policy.runtime}")
+        self.node.get_logger().info(
+            f"loaded {policy.kind} policy from {path}: {policy.image_size} px, "
+            f"{policy.action_dim}-D actions in chunks of {policy.chunk}; {codes}{policy.runtime}"
+        )
 
     # --- inputs -----------------------------------------------------------------------------
     def on_task(self, msg: String) -> None:
@@ -178,19 +252,29 @@ class Acting:
         if obs is None:
             return
         rgb, views, proprio = obs
-        out = self.runner.step(views, proprio, self.sentence, stamp_seconds(msg.header), codes, (msg.header, rgb, views))
+        out = self.runner.step(
+            views, proprio, self.sentence, stamp_seconds(msg.header), codes, (msg.header, rgb, views)
+        )
         if out.refusal is not None:
             self.gate.refuse(*out.refusal)
             return
         if out.prediction is not None:
-            self.chunk_pub.publish(chunk_to_trajectory(out.prediction.actions, self.names, self.action_period, msg.header))
+            self.chunk_pub.publish(
+                chunk_to_trajectory(out.prediction.actions, self.names, self.action_period, msg.header)
+            )
         self.command_pub.publish(chunk_to_trajectory(out.action[None], self.names, self.action_period, msg.header))
         self.health.ok((time.perf_counter() - start) * 1e3, out.stages_ms if out.prediction is not None else None)
         if self.motion_out is not None:  # after the command: costs it no latency
             self.publish_motion(msg, rgb, views, out.prediction, out.background)
 
-    def publish_motion(self, msg: Image, rgb: np.ndarray, views: np.ndarray, pred: ChunkPrediction | None,
-                       background: StampedCodes | None) -> None:
+    def publish_motion(
+        self,
+        msg: Image,
+        rgb: np.ndarray,
+        views: np.ndarray,
+        pred: ChunkPrediction | None,
+        background: StampedCodes | None,
+    ) -> None:
         """This node's own codes, once each, with the header of the frame they came from."""
         decode = self.policy.decode_tracks if self.publish_tracks else None
         if background is not None and background.stamp != self._published_codes:

@@ -25,6 +25,7 @@ from trajectory_msgs.msg import JointTrajectory
 
 from amplify_ros.control.commands import array_fields, trajectory_fields, twist_fields
 from amplify_ros.control.safety import SafetyConfig, SafetyFilter
+from amplify_ros.nodes.bringup import run_node
 from amplify_ros.nodes.command_msgs import float64_array_msg, joint_trajectory_msg, twist_stamped_msg
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
 from amplify_ros.nodes.parameters import LiveParameters
@@ -32,7 +33,6 @@ from amplify_ros.nodes.qos import state_qos
 from amplify_ros.nodes.stamps import now_seconds, usable_seconds
 from amplify_ros.nodes.state_msgs import joint_reading
 from amplify_ros.nodes.tensor_msgs import trajectory_to_chunk
-from amplify_ros.nodes.bringup import run_node
 
 OUTPUT_TYPES = {"joint_trajectory": JointTrajectory, "float64_array": Float64MultiArray, "twist": TwistStamped}
 
@@ -42,41 +42,87 @@ class ArmOutputNode(Node):
         super().__init__("amplify_arm_output", **kwargs)
         self.health = Health()
         p = LiveParameters(self)
-        self.output_type = p.declare("output_type", "joint_trajectory", "message type on arm/command",
-                                     choices=tuple(OUTPUT_TYPES))
-        self.joint_names = p.declare("joint_names", [], "names of the command's values (joint_trajectory: the "
-                                     "controller's joints, in order)")
-        self.state_names = p.declare("state_names", [], "joint_states entries that are the current value of each "
-                                     "command value (empty: no state; then no max_velocity and no state age check)")
-        period = p.declare("period", 0.05, "seconds between commands: trajectory time_from_start and the step "
-                           "max_velocity allows", range=(1e-3, 10.0))
-        arrays = {name: p.declare(name, [], desc, empty=Parameter.Type.DOUBLE_ARRAY) for name, desc in (
-            ("lower", "lower limit per command value (joint positions, or speeds for velocity commands); empty: none"),
-            ("upper", "upper limit per command value; empty: none"),
-            ("max_velocity", "largest change per second, one value or one per command value; empty: no limit "
-                             "(needs state_names: the first step is measured from the current state)"),
-            ("workspace_lower", "x, y, z lower corner of the box Cartesian targets (values 0..2) stay in; empty: none"),
-            ("workspace_upper", "x, y, z upper corner of that box"))}
-        image_age = p.declare("max_image_age", 0.5, "commands computed from an image older than this are held (s)",
-                              range=(1e-3, 3600.0))
-        state_age = p.declare("max_state_age", 0.2, "hold when the robot state is older than this (s)", range=(1e-3, 3600.0))
-        heartbeat = p.declare("heartbeat_timeout", 0.0, "hold unless a true heartbeat arrived within this (s; 0: "
-                              "no heartbeat required)", range=(0.0, 60.0))
-        command_gap = p.declare("max_command_gap", 0.0, "a command arriving longer than this after the previous one "
-                                "(the policy died or restarted) disables the output until enabled:=true again (s; 0: "
-                                "never)", range=(0.0, 60.0))
+        self.output_type = p.declare(
+            "output_type", "joint_trajectory", "message type on arm/command", choices=tuple(OUTPUT_TYPES)
+        )
+        self.joint_names = p.declare(
+            "joint_names", [], "names of the command's values (joint_trajectory: the controller's joints, in order)"
+        )
+        self.state_names = p.declare(
+            "state_names",
+            [],
+            "joint_states entries that are the current value of each "
+            "command value (empty: no state; then no max_velocity and no state age check)",
+        )
+        period = p.declare(
+            "period",
+            0.05,
+            "seconds between commands: trajectory time_from_start and the step max_velocity allows",
+            range=(1e-3, 10.0),
+        )
+        arrays = {
+            name: p.declare(name, [], desc, empty=Parameter.Type.DOUBLE_ARRAY)
+            for name, desc in (
+                (
+                    "lower",
+                    "lower limit per command value (joint positions, or speeds for velocity commands); empty: none",
+                ),
+                ("upper", "upper limit per command value; empty: none"),
+                (
+                    "max_velocity",
+                    "largest change per second, one value or one per command value; empty: no limit "
+                    "(needs state_names: the first step is measured from the current state)",
+                ),
+                (
+                    "workspace_lower",
+                    "x, y, z lower corner of the box Cartesian targets (values 0..2) stay in; empty: none",
+                ),
+                ("workspace_upper", "x, y, z upper corner of that box"),
+            )
+        }
+        image_age = p.declare(
+            "max_image_age", 0.5, "commands computed from an image older than this are held (s)", range=(1e-3, 3600.0)
+        )
+        state_age = p.declare(
+            "max_state_age", 0.2, "hold when the robot state is older than this (s)", range=(1e-3, 3600.0)
+        )
+        heartbeat = p.declare(
+            "heartbeat_timeout",
+            0.0,
+            "hold unless a true heartbeat arrived within this (s; 0: no heartbeat required)",
+            range=(0.0, 60.0),
+        )
+        command_gap = p.declare(
+            "max_command_gap",
+            0.0,
+            "a command arriving longer than this after the previous one "
+            "(the policy died or restarted) disables the output until enabled:=true again (s; 0: "
+            "never)",
+            range=(0.0, 60.0),
+        )
         self.frame_id = p.declare("frame_id", "base_link", "twist output: the frame of the velocities")
         if not self.joint_names:
             raise ValueError("joint_names is empty: name the command's values (it sets how many there are)")
         if arrays["max_velocity"] and len(self.state_names) != len(self.joint_names):
             raise ValueError("max_velocity needs state_names, one per joint name, to measure the first step from")
         # A misconfigured limit raises here: a safety node that cannot apply its limits must not start.
-        self.filter = SafetyFilter(SafetyConfig(
-            size=len(self.joint_names), period=period, **{k: v or None for k, v in arrays.items()},
-            max_image_age=image_age, max_state_age=state_age if self.state_names else None,
-            heartbeat_timeout=heartbeat or None, max_command_gap=command_gap or None))
-        p.declare("enabled", False, "the gate: commands go out only while true (off at start on a real arm)",
-                  apply=self._set_enabled)
+        self.filter = SafetyFilter(
+            SafetyConfig(
+                size=len(self.joint_names),
+                period=period,
+                **{k: v or None for k, v in arrays.items()},
+                max_image_age=image_age,
+                max_state_age=state_age if self.state_names else None,
+                heartbeat_timeout=heartbeat or None,
+                max_command_gap=command_gap or None,
+            )
+        )
+        p.declare(
+            "enabled",
+            False,
+            "the gate: commands go out only while true (off at start on a real arm)",
+            apply=self._set_enabled,
+        )
         self._state: tuple[np.ndarray, float] | None = None
         self._heartbeat: float | None = None
         self.create_subscription(JointTrajectory, "amplify/command", self.on_command, QoSProfile(depth=10))
@@ -128,7 +174,9 @@ class ArmOutputNode(Node):
             command = np.array([np.nan])  # refused below as wrong_size or non_finite, and counted
             self.get_logger().error(f"unreadable command: {err}", throttle_duration_sec=2.0)
         state, state_time = self._state if self._state is not None else (None, None)
-        verdict = self.filter.check(command, now_seconds(self), usable_seconds(msg.header), state_time, self._heartbeat, state)
+        verdict = self.filter.check(
+            command, now_seconds(self), usable_seconds(msg.header), state_time, self._heartbeat, state
+        )
         self.health.info = {k: str(v) for k, v in sorted(self.filter.counters.items()) if v}
         if verdict.command is None:
             if verdict.reason.startswith("command_gap"):  # the filter closed the gate: say so, as enabled:=false

@@ -116,8 +116,10 @@ def read_bringup(path: str | Path) -> Bringup:
         raise BringupError(f"{path}: processes is true or false, not {processes!r}")
     respawn = respawning(path, section.get("respawn", False), modules)
     if respawn and not processes:
-        raise BringupError(f"{path}: respawn {sorted(respawn)} needs processes: true (a node restarts as a process "
-                           "of its own; in one process a dead node takes the others with it)")
+        raise BringupError(
+            f"{path}: respawn {sorted(respawn)} needs processes: true (a node restarts as a process "
+            "of its own; in one process a dead node takes the others with it)"
+        )
     delays = respawn_delays(path, section.get("respawn_delay", 0.0), respawn)
     remaps: dict[str, list[tuple[str, str]]] = {}
     for rule in section.get("remappings") or []:
@@ -126,8 +128,13 @@ def read_bringup(path: str | Path) -> Bringup:
         if not sep or not arrow:
             raise BringupError(f"{path}: remapping {rule!r} is not 'node_name:from:=to'")
         remaps.setdefault(node.strip(), []).append((src.strip(), dst.strip()))
-    return Bringup(tuple(GraphNode(m, NODES[m].name, tuple(remaps.get(NODES[m].name, ())), m in respawn, delays.get(m, 0.0))
-                         for m in modules), processes)
+    return Bringup(
+        tuple(
+            GraphNode(m, NODES[m].name, tuple(remaps.get(NODES[m].name, ())), m in respawn, delays.get(m, 0.0))
+            for m in modules
+        ),
+        processes,
+    )
 
 
 def read_graph(path: str | Path) -> list[GraphNode]:
@@ -142,8 +149,9 @@ def respawning(path: Path, value: object, modules: list[str]) -> set[str]:
     if value is False or value is None:
         return set()
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise BringupError(f"{path}: respawn is a list of nodes (modules, as in nodes), all, true or false; "
-                           f"not {value!r}")
+        raise BringupError(
+            f"{path}: respawn is a list of nodes (modules, as in nodes), all, true or false; not {value!r}"
+        )
     unknown = [v for v in value if v not in modules]
     if unknown:
         raise BringupError(f"{path}: respawn names {unknown}, which nodes {modules} does not start")
@@ -186,10 +194,16 @@ def build_nodes(path: Path) -> list[Node]:
 def node_processes(path: Path, ros_args: list[str] | None = None) -> list[Child]:
     """The configured nodes as supervised commands: each node module's ``main()``, with the same
     arguments ``build_nodes`` gives the node (and ``ros_args`` for all of them, like rclpy.init's)."""
-    return [Child(g.name, [sys.executable, "-m", f"amplify_ros.nodes.{g.module}", *(ros_args or []),
-                           *node_args(path, g)],
-                  respawn=g.respawn, respawn_delay=g.respawn_delay, foreground=g.module in TERMINAL_NODES)
-            for g in read_graph(path)]
+    return [
+        Child(
+            g.name,
+            [sys.executable, "-m", f"amplify_ros.nodes.{g.module}", *(ros_args or []), *node_args(path, g)],
+            respawn=g.respawn,
+            respawn_delay=g.respawn_delay,
+            foreground=g.module in TERMINAL_NODES,
+        )
+        for g in read_graph(path)
+    ]
 
 
 def supervise(path: Path, ros_args: list[str] | None = None) -> int:
@@ -253,9 +267,18 @@ def run_node(node_class: type[Node], args: list[str] | None = None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("config", help="config YAML, or the name of a shipped one (sim_demo, sim_split, sim_record, sim_keyboard, record, tracking, real_arm, gazebo_arm)")
-    p.add_argument("--executor", choices=tuple(EXECUTORS),
-                   help="single (default: the fastest for inference nodes, see above) or multi; one process only")
+    p.add_argument(
+        "config",
+        help=(
+            "config YAML, or the name of a shipped one "
+            "(sim_demo, sim_split, sim_record, sim_keyboard, record, tracking, real_arm, gazebo_arm)"
+        ),
+    )
+    p.add_argument(
+        "--executor",
+        choices=tuple(EXECUTORS),
+        help="single (default: the fastest for inference nodes, see above) or multi; one process only",
+    )
     args, ros_args = p.parse_known_args(argv)
     args.config = find_config(args.config)
     try:

@@ -35,8 +35,14 @@ JPEG_QUALITY = 90
 PNG_LEVEL = 1
 
 
-def camera_info(k: np.ndarray, height: int, width: int, header: Header, distortion_model: str = "plumb_bob",
-                d: Sequence[float] = (0.0,) * 5) -> CameraInfo:
+def camera_info(
+    k: np.ndarray,
+    height: int,
+    width: int,
+    header: Header,
+    distortion_model: str = "plumb_bob",
+    d: Sequence[float] = (0.0,) * 5,
+) -> CameraInfo:
     """CameraInfo of a monocular camera with 3x3 intrinsics ``k`` (no rectification: R = I, P = [K | 0])."""
     info = CameraInfo(header=header, height=height, width=width, distortion_model=distortion_model)
     info.d = [float(v) for v in d]
@@ -59,20 +65,37 @@ class Compression:
         """The parameters compression (read-only: it decides the topics), jpeg_quality and png_level
         (live); ``topics`` names the image topics in the descriptions."""
         c = cls()
-        c.format = p.declare("compression", "none", f"also publish {topics}/compressed (sensor_msgs/CompressedImage, "
-                             "as image_transport's compressed plugin) in this format, encoded only while subscribed; "
-                             "'none': raw images only", choices=COMPRESSIONS)
-        c.jpeg_quality = p.declare("jpeg_quality", JPEG_QUALITY, "compression jpeg: quality (higher: larger, closer to "
-                                   "the raw image)", range=(1, 100), apply=partial(setattr, c, "jpeg_quality"))
-        c.png_level = p.declare("png_level", PNG_LEVEL, "compression png (lossless): zlib level (higher: smaller, "
-                                "slower to encode)", range=(0, 9), apply=partial(setattr, c, "png_level"))
+        c.format = p.declare(
+            "compression",
+            "none",
+            f"also publish {topics}/compressed (sensor_msgs/CompressedImage, "
+            "as image_transport's compressed plugin) in this format, encoded only while subscribed; "
+            "'none': raw images only",
+            choices=COMPRESSIONS,
+        )
+        c.jpeg_quality = p.declare(
+            "jpeg_quality",
+            JPEG_QUALITY,
+            "compression jpeg: quality (higher: larger, closer to the raw image)",
+            range=(1, 100),
+            apply=partial(setattr, c, "jpeg_quality"),
+        )
+        c.png_level = p.declare(
+            "png_level",
+            PNG_LEVEL,
+            "compression png (lossless): zlib level (higher: smaller, slower to encode)",
+            range=(0, 9),
+            apply=partial(setattr, c, "png_level"),
+        )
         return c
 
 
 def compressed_image(rgb: np.ndarray, header: Header, compression: Compression) -> CompressedImage:
     """An (H, W, 3) uint8 RGB frame as image_transport's compressed plugin publishes it."""
     fmt, data = compress_rgb(rgb, compression.format, compression.jpeg_quality, compression.png_level)
-    return CompressedImage(header=header, format=fmt, data=array("B", data))  # an array is taken without a check per byte
+    return CompressedImage(
+        header=header, format=fmt, data=array("B", data)
+    )  # an array is taken without a check per byte
 
 
 class CompressedPublisher:
@@ -87,6 +110,8 @@ class CompressedPublisher:
             self.pub.publish(compressed_image(rgb, header, self.compression))
 
 
-def compressed_publisher(node: Node, image_topic: str, qos: QoSProfile, compression: Compression) -> CompressedPublisher | None:
+def compressed_publisher(
+    node: Node, image_topic: str, qos: QoSProfile, compression: Compression
+) -> CompressedPublisher | None:
     """The compressed stream of ``image_topic``, or None when ``compression.format`` is 'none'."""
     return None if compression.format == "none" else CompressedPublisher(node, image_topic, qos, compression)

@@ -54,8 +54,11 @@ class DemoMonitor(Node):
             text = f"{result['task']} #{result['index']}: {result['reason']}"
             write_video(self.out / name, (label(frame, text) for frame in self.frames), self.fps)
         self.frames = []
-        print(f"episode {result['index']} of {result['task']}: {'SUCCESS' if result['success'] else 'failure'} "
-              f"({result['reason']} after {result['steps']} steps)", flush=True)
+        print(
+            f"episode {result['index']} of {result['task']}: {'SUCCESS' if result['success'] else 'failure'} "
+            f"({result['reason']} after {result['steps']} steps)",
+            flush=True,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     results = monitor.results
     wins = sum(r["success"] for r in results)
     a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / "summary.json").write_text(json.dumps({"episodes": results, "success_rate": wins / max(len(results), 1)}, indent=1))
+    (a.out / "summary.json").write_text(
+        json.dumps({"episodes": results, "success_rate": wins / max(len(results), 1)}, indent=1)
+    )
     print(f"{wins}/{len(results)} episodes successful; videos and summary.json in {a.out}/")
     return 0 if len(results) >= a.episodes else 1
 

@@ -47,7 +47,10 @@ class Health:
 
     def values(self) -> dict[str, str]:
         out = {"status": self.status, "processed": str(self.processed), "rate_hz": f"{self.rate_hz():.1f}"}
-        for name, values in {"latency": self.latency_ms, **{k.removesuffix("_ms"): v for k, v in self.stages_ms.items()}}.items():
+        for name, values in {
+            "latency": self.latency_ms,
+            **{k.removesuffix("_ms"): v for k, v in self.stages_ms.items()},
+        }.items():
             for q in (50, 95):
                 out[f"{name}_p{q}_ms"] = f"{np.percentile(np.asarray(values), q):.1f}" if len(values) else "n/a"
         out.update(self.info)
@@ -72,10 +75,13 @@ class DiagnosticsReporter:
         level = DiagnosticStatus.ERROR if self._health.error else DiagnosticStatus.OK
         if not self._health.error and self._health.status != "running":
             level = DiagnosticStatus.WARN
-        status = DiagnosticStatus(level=level, name=f"amplify_ros: {self._node.get_name()}",
-                                  message=self._health.error or self._health.status,
-                                  hardware_id=self._node.get_fully_qualified_name(),
-                                  values=[KeyValue(key=k, value=v) for k, v in values.items()])
+        status = DiagnosticStatus(
+            level=level,
+            name=f"amplify_ros: {self._node.get_name()}",
+            message=self._health.error or self._health.status,
+            hardware_id=self._node.get_fully_qualified_name(),
+            values=[KeyValue(key=k, value=v) for k, v in values.items()],
+        )
         msg = DiagnosticArray(status=[status])
         msg.header.stamp = self._node.get_clock().now().to_msg()
         self._pub.publish(msg)

@@ -16,12 +16,19 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
 from amplify_ros.core.policy import MotionPrior
+from amplify_ros.nodes.bringup import run_node
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
-from amplify_ros.nodes.model_io import (ExtraViews, FrameGate, MotionPublisher, declare_device, declare_inference,
-                                        declare_image_qos, load_model)
+from amplify_ros.nodes.model_io import (
+    ExtraViews,
+    FrameGate,
+    MotionPublisher,
+    declare_device,
+    declare_image_qos,
+    declare_inference,
+    load_model,
+)
 from amplify_ros.nodes.parameters import LiveParameters
 from amplify_ros.nodes.qos import latched_qos
-from amplify_ros.nodes.bringup import run_node
 
 
 class ForwardNode(Node):
@@ -36,23 +43,38 @@ class ForwardNode(Node):
         self.sentence: str | None = None
         p = LiveParameters(self)
         self.device = declare_device(p)
-        self.max_image_age = p.declare("max_image_age", 0.5, "images older than this (s, node clock) are not predicted "
-                                       "from", range=(0.001, 3600.0), apply=p.setter("max_image_age"))
-        self.publish_tracks = p.declare("publish_tracks", True, "decode and publish the predicted tracks and their "
-                                        "overlay image after the tokens (needs the checkpoint's tokenizer)",
-                                        apply=p.setter("publish_tracks"))
+        self.max_image_age = p.declare(
+            "max_image_age",
+            0.5,
+            "images older than this (s, node clock) are not predicted from",
+            range=(0.001, 3600.0),
+            apply=p.setter("max_image_age"),
+        )
+        self.publish_tracks = p.declare(
+            "publish_tracks",
+            True,
+            "decode and publish the predicted tracks and their "
+            "overlay image after the tokens (needs the checkpoint's tokenizer)",
+            apply=p.setter("publish_tracks"),
+        )
         self.inference = declare_inference(p, lambda: self.prior, codes=True)
         image_qos = declare_image_qos(p)
         self.views = ExtraViews(self, self.gate, p, image_qos)  # subscribed before the main camera
-        self.checkpoint = p.declare("checkpoint", "", "forward run directory or checkpoint (amplify-train forward), or "
-                                    "a policy checkpoint (its forward/ is used); changing it loads the new model or "
-                                    "rejects the change", apply=self._load)
+        self.checkpoint = p.declare(
+            "checkpoint",
+            "",
+            "forward run directory or checkpoint (amplify-train forward), or "
+            "a policy checkpoint (its forward/ is used); changing it loads the new model or "
+            "rejects the change",
+            apply=self._load,
+        )
         with contextlib.suppress(ValueError):  # without a model the node runs and says why on /diagnostics
             self._load(self.checkpoint)
 
         self.create_subscription(Image, "camera/image_raw", self.on_image, image_qos)
-        self.create_subscription(String, "amplify/task", self.on_task, latched_qos(),
-                                 callback_group=MutuallyExclusiveCallbackGroup())  # a new task lands mid-inference
+        self.create_subscription(
+            String, "amplify/task", self.on_task, latched_qos(), callback_group=MutuallyExclusiveCallbackGroup()
+        )  # a new task lands mid-inference
         self.motion_out = MotionPublisher(self)
         self.diagnostics = DiagnosticsReporter(self, self.health)
 
@@ -66,8 +88,10 @@ class ForwardNode(Node):
         self.prior = prior = load_model(self, self.health, path, self._load_prior, self.views.count)
         self.checkpoint = path
         tracks = "with" if prior.tokenizer is not None else "without (no predicted tracks)"
-        self.get_logger().info(f"loaded forward model from {path}: {prior.image_size} px, {tracks} its tokenizer; "
-                               f"{prior.code_decoding} code decoding in {prior.runtime}")
+        self.get_logger().info(
+            f"loaded forward model from {path}: {prior.image_size} px, {tracks} its tokenizer; "
+            f"{prior.code_decoding} code decoding in {prior.runtime}"
+        )
 
     def on_task(self, msg: String) -> None:
         self.sentence = msg.data
@@ -85,7 +109,9 @@ class ForwardNode(Node):
         if views is None:
             return
         codes = self.prior.predict(views, self.sentence)
-        self.motion_out.publish(msg.header, codes, rgb, views, self.prior.decode_tracks if self.publish_tracks else None)
+        self.motion_out.publish(
+            msg.header, codes, rgb, views, self.prior.decode_tracks if self.publish_tracks else None
+        )
         self.health.ok((time.perf_counter() - start) * 1e3)
 
 

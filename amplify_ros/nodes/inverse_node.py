@@ -17,9 +17,9 @@ from rclpy.qos import QoSProfile
 from sensor_msgs.msg import Image
 
 from amplify_ros.nodes.acting import Acting
+from amplify_ros.nodes.bringup import run_node
 from amplify_ros.nodes.stamps import stamp_ns
 from amplify_ros.nodes.tensor_msgs import msg_to_codes
-from amplify_ros.nodes.bringup import run_node
 
 
 class InverseNode(Node):
@@ -31,9 +31,13 @@ class InverseNode(Node):
         self.acting = Acting(self, with_forward=False)
         self.health = self.acting.health  # as every model node has it (/diagnostics counts)
         self._waiting: OrderedDict[int, Image] = OrderedDict()  # stamp (ns) -> image, oldest first
-        self.image_buffer = self.acting.params.declare("image_buffer", 30, "camera frames kept waiting for their motion "
-                                                "tokens (the forward model's latency in frames, with margin)",
-                                                range=(1, 1000), apply=self._resize)
+        self.image_buffer = self.acting.params.declare(
+            "image_buffer",
+            30,
+            "camera frames kept waiting for their motion tokens (the forward model's latency in frames, with margin)",
+            range=(1, 1000),
+            apply=self._resize,
+        )
         self.create_subscription(Image, "camera/image_raw", self.on_image, self.acting.image_qos)
         self.create_subscription(Image, "amplify/motion_tokens", self.on_tokens, QoSProfile(depth=10))
 
@@ -67,8 +71,11 @@ class InverseNode(Node):
             return
         key = stamp_ns(msg.header)
         if key not in self._waiting:
-            self.acting.gate.refuse("tokens_without_image", f"no buffered image stamped {key * 1e-9:.3f} s for these motion "
-                             f"tokens (buffer: {len(self._waiting)} frames, image_buffer {self.image_buffer})")
+            self.acting.gate.refuse(
+                "tokens_without_image",
+                f"no buffered image stamped {key * 1e-9:.3f} s for these motion "
+                f"tokens (buffer: {len(self._waiting)} frames, image_buffer {self.image_buffer})",
+            )
             return
         image = self._waiting.pop(key)
         while self._waiting and next(iter(self._waiting)) < key:  # older frames: their tokens will not come now

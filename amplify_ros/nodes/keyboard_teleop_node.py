@@ -45,22 +45,45 @@ class KeyboardTeleopNode(Node):
         super().__init__("amplify_keyboard", **kwargs)
         self.fd = sys.stdin.fileno() if keys_fd is None else keys_fd
         if not os.isatty(self.fd):
-            raise NotATerminal("keyboard_teleop_node reads keys from its terminal and stdin is not one: run it in a "
-                               "terminal of its own (`ros2 run amplify_ros keyboard_teleop_node`, or `amplify-bringup "
-                               "sim_keyboard`); our launch files open one for it (launch argument terminal:=\"xterm -e\")")
+            raise NotATerminal(
+                "keyboard_teleop_node reads keys from its terminal and stdin is not one: run it in a "
+                "terminal of its own (`ros2 run amplify_ros keyboard_teleop_node`, or `amplify-bringup "
+                'sim_keyboard`); our launch files open one for it (launch argument terminal:="xterm -e")'
+            )
         self.health = Health()
         p = LiveParameters(self)
         self.keys = KeyboardTwist(
-            speed=p.declare("speed", 0.5, "twist size of a motion key at start; + and - change it",
-                            range=SPEED_RANGE, apply=self._set_speed),
-            hold=p.declare("hold", 0.6, "a motion key keeps moving the arm this long after its last press or repeat "
-                           "(s): longer than the terminal's autorepeat delay", range=(0.05, 5.0), apply=self._set_hold),
+            speed=p.declare(
+                "speed",
+                0.5,
+                "twist size of a motion key at start; + and - change it",
+                range=SPEED_RANGE,
+                apply=self._set_speed,
+            ),
+            hold=p.declare(
+                "hold",
+                0.6,
+                "a motion key keeps moving the arm this long after its last press or repeat "
+                "(s): longer than the terminal's autorepeat delay",
+                range=(0.05, 5.0),
+                apply=self._set_hold,
+            ),
         )
-        self.stamped = p.declare("output_type", "twist", "message on cmd_vel: 'twist' or 'twist_stamped' (as "
-                                 "teleop_node's input_type)", choices=("twist", "twist_stamped")) == "twist_stamped"
-        self.publish_when_idle = p.declare("publish_when_idle", False, "also send zero twists (gripper as set) while "
-                                           "no key is held, for controllers that want a steady stream",
-                                           apply=p.setter("publish_when_idle"))
+        self.stamped = (
+            p.declare(
+                "output_type",
+                "twist",
+                "message on cmd_vel: 'twist' or 'twist_stamped' (as teleop_node's input_type)",
+                choices=("twist", "twist_stamped"),
+            )
+            == "twist_stamped"
+        )
+        self.publish_when_idle = p.declare(
+            "publish_when_idle",
+            False,
+            "also send zero twists (gripper as set) while no key is held, for controllers that want a steady stream",
+            apply=p.setter("publish_when_idle"),
+        )
         rate = p.declare("rate", 30.0, "cmd_vel messages per second while a key is held (Hz)", range=(1.0, 500.0))
         self.twist_pub = self.create_publisher(TwistStamped if self.stamped else Twist, "cmd_vel", QoSProfile(depth=10))
         self.diagnostics = DiagnosticsReporter(self, self.health)
@@ -120,6 +143,7 @@ class KeyboardTeleopNode(Node):
 
 def main(args: list[str] | None = None) -> None:
     run_node(KeyboardTeleopNode, args)
+
 
 if __name__ == "__main__":
     main()

@@ -23,29 +23,47 @@ def launch_config(default: str) -> Callable[[], object]:
 
     def generate_launch_description():
         from ament_index_python.packages import get_package_share_directory
-        from launch import LaunchDescription
         from launch.actions import DeclareLaunchArgument, OpaqueFunction
         from launch.substitutions import LaunchConfiguration
         from launch_ros.actions import Node
+
+        from launch import LaunchDescription
 
         def nodes_of(context):
             config = LaunchConfiguration("config").perform(context)
             if not config.endswith(".yaml"):  # a name: one of the configs installed with the package
                 config = os.path.join(get_package_share_directory("amplify_ros"), "config", f"{config}.yaml")
             terminal = LaunchConfiguration("terminal").perform(context)
-            return [Node(package="amplify_ros", executable=n.module, name=n.name, parameters=[config],
-                         remappings=list(n.remappings), output="screen",
-                         respawn=n.respawn, respawn_delay=n.respawn_delay,
-                         prefix=terminal if n.module in TERMINAL_NODES else None) for n in read_graph(config)]
+            return [
+                Node(
+                    package="amplify_ros",
+                    executable=n.module,
+                    name=n.name,
+                    parameters=[config],
+                    remappings=list(n.remappings),
+                    output="screen",
+                    respawn=n.respawn,
+                    respawn_delay=n.respawn_delay,
+                    prefix=terminal if n.module in TERMINAL_NODES else None,
+                )
+                for n in read_graph(config)
+            ]
 
-        return LaunchDescription([
-            DeclareLaunchArgument("config", default_value=default,
-                                  description="a shipped config's name (see share/amplify_ros/config) or the path of a "
-                                              "parameter YAML with an amplify_bringup section naming the nodes"),
-            DeclareLaunchArgument("terminal", default_value="xterm -e",
-                                  description="command that opens a terminal for the nodes that read keys "
-                                              "(keyboard_teleop_node)"),
-            OpaqueFunction(function=nodes_of),
-        ])
+        return LaunchDescription(
+            [
+                DeclareLaunchArgument(
+                    "config",
+                    default_value=default,
+                    description="a shipped config's name (see share/amplify_ros/config) or the path of a "
+                    "parameter YAML with an amplify_bringup section naming the nodes",
+                ),
+                DeclareLaunchArgument(
+                    "terminal",
+                    default_value="xterm -e",
+                    description="command that opens a terminal for the nodes that read keys (keyboard_teleop_node)",
+                ),
+                OpaqueFunction(function=nodes_of),
+            ]
+        )
 
     return generate_launch_description

@@ -67,18 +67,34 @@ def header(ns: int, frame: str = "fuzz") -> Header:
 
 def valid_image(ns: int, shape: Shape, rng: np.random.Generator) -> Image:
     pixels = rng.integers(0, 255, (shape.height, shape.width, 3), dtype=np.uint8)
-    return Image(header=header(ns), height=shape.height, width=shape.width, encoding="rgb8", is_bigendian=0,
-                 step=shape.width * 3, data=pixels.tobytes())
+    return Image(
+        header=header(ns),
+        height=shape.height,
+        width=shape.width,
+        encoding="rgb8",
+        is_bigendian=0,
+        step=shape.width * 3,
+        data=pixels.tobytes(),
+    )
 
 
 def valid_tokens(ns: int, shape: Shape, rng: np.random.Generator) -> Image:
     codes = rng.integers(0, shape.codebook, (1, shape.codes), dtype=np.int32)
-    return Image(header=header(ns), height=1, width=shape.codes, encoding="32SC1", is_bigendian=0,
-                 step=shape.codes * 4, data=codes.astype("<i4").tobytes())
+    return Image(
+        header=header(ns),
+        height=1,
+        width=shape.codes,
+        encoding="32SC1",
+        is_bigendian=0,
+        step=shape.codes * 4,
+        data=codes.astype("<i4").tobytes(),
+    )
 
 
 def valid_joint_state(ns: int, shape: Shape, rng: np.random.Generator) -> JointState:
-    return JointState(header=header(ns), name=list(shape.joints), position=rng.uniform(-1, 1, len(shape.joints)).tolist())
+    return JointState(
+        header=header(ns), name=list(shape.joints), position=rng.uniform(-1, 1, len(shape.joints)).tolist()
+    )
 
 
 def valid_trajectory(ns: int, shape: Shape, rng: np.random.Generator) -> JointTrajectory:
@@ -102,8 +118,13 @@ def valid_raw_frame(ns: int, shape: Shape, rng: np.random.Generator) -> bytes:
 
 
 VALID: dict[str, Callable[[int, Shape, np.random.Generator], Any]] = {
-    "image": valid_image, "tokens": valid_tokens, "joint_state": valid_joint_state, "trajectory": valid_trajectory,
-    "twist": valid_twist, "twist_stamped": valid_twist_stamped, "raw_frame": valid_raw_frame,
+    "image": valid_image,
+    "tokens": valid_tokens,
+    "joint_state": valid_joint_state,
+    "trajectory": valid_trajectory,
+    "twist": valid_twist,
+    "twist_stamped": valid_twist_stamped,
+    "raw_frame": valid_raw_frame,
 }
 
 
@@ -115,8 +136,20 @@ def _bad_value(rng: np.random.Generator) -> float:
 def _image_fault(fault: str, msg: Image, rng: np.random.Generator) -> Image:
     row = msg.width * 3
     if fault == "unknown_encoding":
-        msg.encoding = str(rng.choice(["yuv422", "bayer_rggb8", "RGB8", "", "jpeg", "8UC9", "rgb16", "".join(
-            rng.choice(list("abcxyz0189"), 6))]))
+        msg.encoding = str(
+            rng.choice(
+                [
+                    "yuv422",
+                    "bayer_rggb8",
+                    "RGB8",
+                    "",
+                    "jpeg",
+                    "8UC9",
+                    "rgb16",
+                    "".join(rng.choice(list("abcxyz0189"), 6)),
+                ]
+            )
+        )
     elif fault == "non_colour_encoding":  # data sized for the encoding: readable, but not colour
         encoding, itemsize = [("16UC1", 2), ("mono16", 2), ("32FC1", 4), ("32SC1", 4)][rng.integers(4)]
         msg.encoding, msg.step = encoding, msg.width * itemsize
@@ -155,7 +188,11 @@ def _token_fault(fault: str, msg: Image, shape: Shape, rng: np.random.Generator)
         codes[rng.integers(len(codes))] = rng.choice([-1, shape.codebook, INT32_MAX, -(2**31)])
         msg.data = codes.astype("<i4").tobytes()
     elif fault in ("too_few", "too_many"):
-        n = int(rng.integers(1, shape.codes)) if fault == "too_few" else int(rng.integers(shape.codes + 1, 4 * shape.codes))
+        n = (
+            int(rng.integers(1, shape.codes))
+            if fault == "too_few"
+            else int(rng.integers(shape.codes + 1, 4 * shape.codes))
+        )
         msg.width, msg.step = n, 4 * n
         msg.data = rng.integers(0, shape.codebook, n).astype("<i4").tobytes()
     elif fault == "empty":
@@ -173,12 +210,16 @@ def _joint_fault(fault: str, msg: JointState, rng: np.random.Generator) -> Joint
     i = int(rng.integers(n))
     position = list(msg.position)
     if fault in ("nan", "inf", "huge"):
-        position[i] = {"nan": float("nan"), "inf": float(rng.choice([np.inf, -np.inf])), "huge": float(rng.choice([1e30, -1e30]))}[fault]
+        position[i] = {
+            "nan": float("nan"),
+            "inf": float(rng.choice([np.inf, -np.inf])),
+            "huge": float(rng.choice([1e30, -1e30])),
+        }[fault]
         msg.position = position
     elif fault == "wrong_names":
         msg.name = [f"joint_{k}" for k in range(n)]
     elif fault == "missing_joint":
-        msg.name, msg.position = msg.name[:i] + msg.name[i + 1:], position[:i] + position[i + 1:]
+        msg.name, msg.position = msg.name[:i] + msg.name[i + 1 :], position[:i] + position[i + 1 :]
     elif fault == "duplicate_names":
         msg.name = [msg.name[0]] * n
     elif fault == "fewer_positions":
@@ -220,7 +261,11 @@ def _trajectory_fault(fault: str, msg: JointTrajectory, rng: np.random.Generator
 def _twist_fault(fault: str, twist: Twist, rng: np.random.Generator) -> None:
     axis = str(rng.choice(["linear.x", "linear.y", "linear.z", "angular.z"]))
     group, name = axis.split(".")
-    value = {"nan": float("nan"), "inf": float(rng.choice([np.inf, -np.inf])), "huge": float(rng.choice([1e30, -1e30]))}[fault]
+    value = {
+        "nan": float("nan"),
+        "inf": float(rng.choice([np.inf, -np.inf])),
+        "huge": float(rng.choice([1e30, -1e30])),
+    }[fault]
     setattr(getattr(twist, group), name, value)
 
 
@@ -255,13 +300,46 @@ def _stamp_fault(fault: str, h: Header, ns: int, rng: np.random.Generator) -> No
 
 STAMP_FAULTS = ("future_stamp", "far_future_stamp", "past_stamp", "negative_stamp", "bad_nanosec")
 FAULTS: dict[str, tuple[str, ...]] = {
-    "image": ("unknown_encoding", "non_colour_encoding", "step_too_small", "step_too_large", "data_too_short",
-              "empty_data", "zero_size", "zero_height", "huge_dims", "width_data_mismatch", *STAMP_FAULTS),
-    "tokens": ("wrong_encoding", "two_rows", "out_of_range", "too_few", "too_many", "empty", "data_too_short",
-               "future_stamp", "bad_nanosec"),
-    "joint_state": ("nan", "inf", "huge", "wrong_names", "missing_joint", "duplicate_names", "fewer_positions",
-                    "more_positions", "velocity_mismatch", "effort_mismatch", "empty", "future_stamp",
-                    "far_future_stamp", "bad_nanosec"),
+    "image": (
+        "unknown_encoding",
+        "non_colour_encoding",
+        "step_too_small",
+        "step_too_large",
+        "data_too_short",
+        "empty_data",
+        "zero_size",
+        "zero_height",
+        "huge_dims",
+        "width_data_mismatch",
+        *STAMP_FAULTS,
+    ),
+    "tokens": (
+        "wrong_encoding",
+        "two_rows",
+        "out_of_range",
+        "too_few",
+        "too_many",
+        "empty",
+        "data_too_short",
+        "future_stamp",
+        "bad_nanosec",
+    ),
+    "joint_state": (
+        "nan",
+        "inf",
+        "huge",
+        "wrong_names",
+        "missing_joint",
+        "duplicate_names",
+        "fewer_positions",
+        "more_positions",
+        "velocity_mismatch",
+        "effort_mismatch",
+        "empty",
+        "future_stamp",
+        "far_future_stamp",
+        "bad_nanosec",
+    ),
     "trajectory": ("non_finite", "huge", "too_few", "too_many", "no_points", "ragged_points", *STAMP_FAULTS),
     "twist": ("nan", "inf", "huge"),
     "twist_stamped": ("nan", "inf", "huge", "future_stamp", "far_future_stamp", "bad_nanosec"),
@@ -295,8 +373,9 @@ def malformed_one(kind: str, fault: str, ns: int, shape: Shape, rng: np.random.G
     return msg
 
 
-def malformed(kind: str, rng: np.random.Generator, count: int, stamp: Callable[[], int],
-              shape: Shape = Shape()) -> Iterator[Malformed]:
+def malformed(
+    kind: str, rng: np.random.Generator, count: int, stamp: Callable[[], int], shape: Shape = Shape()
+) -> Iterator[Malformed]:
     """``count`` malformed messages of ``kind``, the faults of ``FAULTS[kind]`` in turn."""
     faults = FAULTS[kind]
     for i in range(count):

@@ -45,8 +45,14 @@ M = TypeVar("M", bound=ViewModel)
 
 def declare_image_qos(params: LiveParameters, default: str = "sensor_data") -> QoSProfile:
     """The camera subscription's QoS, as a read-only parameter."""
-    return image_qos(params.declare("image_qos", default, "camera QoS: 'sensor_data' (best effort, depth 1) or "
-                                    "'reliable' (depth 1; for lockstep simulation)", choices=("sensor_data", "reliable")))
+    return image_qos(
+        params.declare(
+            "image_qos",
+            default,
+            "camera QoS: 'sensor_data' (best effort, depth 1) or 'reliable' (depth 1; for lockstep simulation)",
+            choices=("sensor_data", "reliable"),
+        )
+    )
 
 
 def declare_device(params: LiveParameters) -> str:
@@ -54,8 +60,9 @@ def declare_device(params: LiveParameters) -> str:
     import torch  # here, not at the top: tracker_node uses this module without any model
 
     device = params.declare("device", "cpu", "torch device for inference", choices=("cpu", "cuda"))
-    torch.set_num_threads(params.declare("threads", 1, "torch threads for inference (1 is fastest on a busy CPU)",
-                                         range=(1, 64)))
+    torch.set_num_threads(
+        params.declare("threads", 1, "torch threads for inference (1 is fastest on a busy CPU)", range=(1, 64))
+    )
     return device
 
 
@@ -85,18 +92,27 @@ def declare_inference(params: LiveParameters, model: Callable[[], Configurable |
             if (loaded := model()) is not None:
                 loaded.configure(**{name: value})  # ValueError rejects the change
             setattr(settings, name, value)
+
         return apply
 
     settings.runtime = params.declare(
-        "runtime", settings.runtime, "'onnxruntime': the models as ONNX Runtime graphs exported at load (the same "
+        "runtime",
+        settings.runtime,
+        "'onnxruntime': the models as ONNX Runtime graphs exported at load (the same "
         "actions, ~2x faster on a CPU; adds ~10 s to loading); 'torch': eager torch (needed for device cuda)",
-        choices=("onnxruntime", "torch"), apply=setter("runtime"))
+        choices=("onnxruntime", "torch"),
+        apply=setter("runtime"),
+    )
     if codes:
         settings.code_decoding = params.declare(
-            "code_decoding", settings.code_decoding, "'autoregressive': one code after another, each conditioned on "
+            "code_decoding",
+            settings.code_decoding,
+            "'autoregressive': one code after another, each conditioned on "
             "the ones before (greedy, the paper's); 'parallel': all codes in one pass (needs a forward model trained "
             "with a parallel head, e.g. --set parallel_depth=2); 'auto': parallel where the model has that head",
-            choices=("auto", "autoregressive", "parallel"), apply=setter("code_decoding"))
+            choices=("auto", "autoregressive", "parallel"),
+            apply=setter("code_decoding"),
+        )
     return settings
 
 
@@ -110,8 +126,10 @@ def load_model(node: Node, health: Health, path: str, load: Callable[[str], M], 
         try:
             model = load(str(find(path)))
             if model.views != views:
-                raise ValueError(f"{path} takes {model.views} camera view(s); this node has {views} (camera/image_raw "
-                                 f"and the extra_cameras parameter, in the order the model was trained on)")
+                raise ValueError(
+                    f"{path} takes {model.views} camera view(s); this node has {views} (camera/image_raw "
+                    f"and the extra_cameras parameter, in the order the model was trained on)"
+                )
             health.status, health.error = "running", ""
             return model
         except (OSError, ValueError, KeyError, RuntimeError) as err:  # CheckpointError is a RuntimeError
@@ -161,14 +179,22 @@ class FrameGate:
             self.refuse(kind, reason)
         return not kind
 
-    def model_input(self, msg: Image, size: int, max_age: float, state: np.ndarray | None = None,
-                    state_stamp: float | None = None, max_state_age: float | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    def model_input(
+        self,
+        msg: Image,
+        size: int,
+        max_age: float,
+        state: np.ndarray | None = None,
+        state_stamp: float | None = None,
+        max_state_age: float | None = None,
+    ) -> tuple[np.ndarray, np.ndarray] | None:
         """(source RGB, its centre square at ``size`` px) of a fresh colour frame, or None after
         saying why not. With ``max_state_age`` the robot state must exist and be that close."""
         if not self.stamp(msg, max_age):
             return None
-        kind, reason = refuse_reason(now_seconds(self._node), stamp_seconds(msg.header), max_age, state, state_stamp,
-                                     max_state_age)
+        kind, reason = refuse_reason(
+            now_seconds(self._node), stamp_seconds(msg.header), max_age, state, state_stamp, max_state_age
+        )
         if kind:
             self.refuse(kind, reason)
             return None
@@ -184,15 +210,26 @@ class ExtraViews:
 
     def __init__(self, node: Node, gate: FrameGate, params: LiveParameters, qos: QoSProfile) -> None:
         self._gate = gate
-        self.names: list[str] = list(params.declare(
-            "extra_cameras", [], "more camera views for a multi-view model, in the order it was trained on after the "
-            "first: '<name>' subscribes <name>/image_raw"))
-        self.max_skew = params.declare("max_view_skew", 0.05, "an extra camera's frame must be stamped this close to "
-                                       "the main camera's (s)", range=(0.0, 10.0), apply=self._set_max_skew)
+        self.names: list[str] = list(
+            params.declare(
+                "extra_cameras",
+                [],
+                "more camera views for a multi-view model, in the order it was trained on after the "
+                "first: '<name>' subscribes <name>/image_raw",
+            )
+        )
+        self.max_skew = params.declare(
+            "max_view_skew",
+            0.05,
+            "an extra camera's frame must be stamped this close to the main camera's (s)",
+            range=(0.0, 10.0),
+            apply=self._set_max_skew,
+        )
         self._frames: dict[str, StampedHistory[Image]] = {name: StampedHistory(size=8) for name in self.names}
         for name in self.names:
-            node.create_subscription(Image, f"{name}/image_raw",
-                                     lambda msg, n=name: self._frames[n].add(msg, stamp_seconds(msg.header)), qos)
+            node.create_subscription(
+                Image, f"{name}/image_raw", lambda msg, n=name: self._frames[n].add(msg, stamp_seconds(msg.header)), qos
+            )
 
     def _set_max_skew(self, value: float) -> None:
         self.max_skew = value
@@ -214,8 +251,11 @@ class ExtraViews:
                 return None
             msg, at = near
             if abs(at - stamp) > self.max_skew:
-                self._gate.refuse("view_skew", f"{name}/image_raw's nearest frame is {abs(at - stamp) * 1e3:.0f} ms from "
-                                  f"the camera's (max_view_skew {self.max_skew * 1e3:.0f} ms)")
+                self._gate.refuse(
+                    "view_skew",
+                    f"{name}/image_raw's nearest frame is {abs(at - stamp) * 1e3:.0f} ms from "
+                    f"the camera's (max_view_skew {self.max_skew * 1e3:.0f} ms)",
+                )
                 return None
             rgb = self._gate.colour(msg)
             if rgb is None:
@@ -236,8 +276,14 @@ class TrackPublisher:
         """Whether anyone listens: tracks that nobody reads are not worth computing."""
         return bool(self._tracks.get_subscription_count() or self._overlay.get_subscription_count())
 
-    def publish(self, header: Header, points: np.ndarray, visible: np.ndarray | None, source_hw: tuple[int, int],
-                image: np.ndarray) -> None:
+    def publish(
+        self,
+        header: Header,
+        points: np.ndarray,
+        visible: np.ndarray | None,
+        source_hw: tuple[int, int],
+        image: np.ndarray,
+    ) -> None:
         """points (S, N, 2) normalised (row, col) in ``image``, the centre square of a source
         image of ``source_hw``; visible (S, N) or None for all. The overlay is drawn over
         ``image`` only while someone subscribes (it costs milliseconds)."""
@@ -254,8 +300,14 @@ class MotionPublisher:
         self._tokens = node.create_publisher(Image, "amplify/motion_tokens", QoSProfile(depth=10))
         self._tracks = TrackPublisher(node, "amplify/predicted_tracks")
 
-    def publish(self, header: Header, codes: np.ndarray, rgb: np.ndarray, views: np.ndarray,
-                decode: Callable[[np.ndarray, np.ndarray], np.ndarray | None] | None) -> None:
+    def publish(
+        self,
+        header: Header,
+        codes: np.ndarray,
+        rgb: np.ndarray,
+        views: np.ndarray,
+        decode: Callable[[np.ndarray, np.ndarray], np.ndarray | None] | None,
+    ) -> None:
         """Tokens first; then, with ``decode`` (codes, the model images of every view (V, S, S, 3)
         -> tracks) and someone listening, the tracks they stand for (decoding takes ~28 ms for
         the shipped model, after the tokens are out, so it delays nobody waiting for them, but it

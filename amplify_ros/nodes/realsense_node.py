@@ -26,12 +26,12 @@ from std_msgs.msg import Header
 
 from amplify_ros.camera.realsense import Mode, connector, device_lister
 from amplify_ros.camera.stream import CameraDriver, Frames
+from amplify_ros.nodes.bringup import run_node
 from amplify_ros.nodes.camera_msgs import Compression, camera_info, compressed_publisher
 from amplify_ros.nodes.conversions import numpy_to_imgmsg
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
 from amplify_ros.nodes.parameters import LiveParameters
 from amplify_ros.nodes.qos import image_qos
-from amplify_ros.nodes.bringup import run_node
 
 if TYPE_CHECKING:
     import pyrealsense2 as rs
@@ -46,24 +46,49 @@ class RealSenseNode(Node):
         self._reader: threading.Thread | None = None
         self.health = Health()
         p = LiveParameters(self)
-        serial = p.declare("serial", "", "serial number of the camera to open (empty: the first one found); a "
-                           "leading '_' is dropped, as realsense2_camera does, so digits stay a string")
-        mode = Mode(p.declare("width", 640, "colour image width (px): one of the camera's modes", range=(1, 8192)),
-                    p.declare("height", 480, "colour image height (px): one of the camera's modes", range=(1, 8192)),
-                    p.declare("fps", 30, "frames per second: one of the camera's modes", range=(1, 1000)))
-        align_depth = p.declare("align_depth", False, "also publish depth registered to the colour image "
-                                "(16UC1, mm) on camera/aligned_depth_to_color/image_raw")
-        self.frame_id = p.declare("frame_id", "camera_color_optical_frame", "frame_id of colour and aligned depth",
-                                  apply=p.setter("frame_id"))
-        reconnect_period = p.declare("reconnect_period", 1.0, "while no camera streams, try to open one this often "
-                                     "(s)", range=(0.05, 60.0),
-                                     apply=lambda value: setattr(self.driver, "reconnect_period", value))
-        frame_timeout = p.declare("frame_timeout", 2.0, "a camera that sends no frame for this long (s) is taken "
-                                  "as lost and opened again", range=(0.1, 60.0),
-                                  apply=lambda value: setattr(self.driver, "frame_timeout", value))
-        qos = image_qos(p.declare("image_qos", "reliable", "image and camera_info QoS: 'reliable' (keep last 1; "
-                                  "every subscriber matches, and FastDDS loses about half of best-effort 640x480 "
-                                  "frames) or 'sensor_data' (best effort)", choices=("sensor_data", "reliable")))
+        serial = p.declare(
+            "serial",
+            "",
+            "serial number of the camera to open (empty: the first one found); a "
+            "leading '_' is dropped, as realsense2_camera does, so digits stay a string",
+        )
+        mode = Mode(
+            p.declare("width", 640, "colour image width (px): one of the camera's modes", range=(1, 8192)),
+            p.declare("height", 480, "colour image height (px): one of the camera's modes", range=(1, 8192)),
+            p.declare("fps", 30, "frames per second: one of the camera's modes", range=(1, 1000)),
+        )
+        align_depth = p.declare(
+            "align_depth",
+            False,
+            "also publish depth registered to the colour image (16UC1, mm) on camera/aligned_depth_to_color/image_raw",
+        )
+        self.frame_id = p.declare(
+            "frame_id", "camera_color_optical_frame", "frame_id of colour and aligned depth", apply=p.setter("frame_id")
+        )
+        reconnect_period = p.declare(
+            "reconnect_period",
+            1.0,
+            "while no camera streams, try to open one this often (s)",
+            range=(0.05, 60.0),
+            apply=lambda value: setattr(self.driver, "reconnect_period", value),
+        )
+        frame_timeout = p.declare(
+            "frame_timeout",
+            2.0,
+            "a camera that sends no frame for this long (s) is taken as lost and opened again",
+            range=(0.1, 60.0),
+            apply=lambda value: setattr(self.driver, "frame_timeout", value),
+        )
+        qos = image_qos(
+            p.declare(
+                "image_qos",
+                "reliable",
+                "image and camera_info QoS: 'reliable' (keep last 1; "
+                "every subscriber matches, and FastDDS loses about half of best-effort 640x480 "
+                "frames) or 'sensor_data' (best effort)",
+                choices=("sensor_data", "reliable"),
+            )
+        )
         compression = Compression.declare(p, "camera/color/image_raw")
         self.color_pub = self.create_publisher(Image, "camera/color/image_raw", qos)
         self.compressed_pub = compressed_publisher(self, "camera/color/image_raw", qos, compression)
@@ -74,14 +99,19 @@ class RealSenseNode(Node):
             self.depth_info_pub = self.create_publisher(CameraInfo, "camera/aligned_depth_to_color/camera_info", qos)
         self.diagnostics = DiagnosticsReporter(self, self.health)
 
-        self.driver = CameraDriver(connector(devices or device_lister(), serial.removeprefix("_"), mode, align_depth),
-                                   reconnect_period, frame_timeout, on_state=self.on_camera_state)
+        self.driver = CameraDriver(
+            connector(devices or device_lister(), serial.removeprefix("_"), mode, align_depth),
+            reconnect_period,
+            frame_timeout,
+            on_state=self.on_camera_state,
+        )
         self.health.status = self.driver.status
         self._stamps = ""  # which clock stamps the images, logged when it changes
         self._latest: deque[Frames] = deque(maxlen=1)  # a slow executor gets the newest capture, not a backlog
         self._frames_ready = self.create_guard_condition(self.publish_frames)
-        self._reader = threading.Thread(target=self.driver.run, args=(self._stop, self.hand_over),
-                                        name="realsense_reader", daemon=True)
+        self._reader = threading.Thread(
+            target=self.driver.run, args=(self._stop, self.hand_over), name="realsense_reader", daemon=True
+        )
         self._reader.start()
 
     # --- reading thread ---------------------------------------------------------------------

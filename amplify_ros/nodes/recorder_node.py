@@ -31,16 +31,22 @@ from amplify_ros.core.tracks import IMAGE_SIZE
 from amplify_ros.data.bag_import import TYPESTORE, BagImportSettings
 from amplify_ros.data.bag_writer import STORAGES, BagWriteError
 from amplify_ros.data.recording import MODES, EpisodeRecorder, recorded_in
+from amplify_ros.nodes.bringup import run_node
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
 from amplify_ros.nodes.parameters import LiveParameters
 from amplify_ros.nodes.qos import latched_qos, recording_qos
-from amplify_ros.nodes.bringup import run_node
 
 CAMERA_TOPICS = ["camera/image_raw", "camera/camera_info", "amplify/task"]
 TELEOP_TOPICS = ["camera/image_raw", "camera/camera_info", "joint_states", "amplify/command", "amplify/task"]
 TYPE_PATTERN = re.compile(r"[A-Za-z]\w*/msg/[A-Za-z]\w*")
 IMAGE, COMPRESSED = "sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage"
-IMAGE_STREAMS = {"image_raw", "image_rect", "image_rect_color", "image_color", "image"}  # a camera image's topic ends so
+IMAGE_STREAMS = {
+    "image_raw",
+    "image_rect",
+    "image_rect_color",
+    "image_color",
+    "image",
+}  # a camera image's topic ends so
 TRANSPORTS = ("raw", "compressed")
 
 
@@ -58,8 +64,10 @@ def message_class(msgtype: str) -> type:
     try:
         return getattr(importlib.import_module(f"{pkg}.msg"), name)
     except (ImportError, AttributeError):
-        raise ValueError(f"no Python class for {msgtype}: install its package "
-                         f"(pip install ros-{pkg.replace('_', '-')}, or apt ros-<distro>-{pkg.replace('_', '-')})") from None
+        raise ValueError(
+            f"no Python class for {msgtype}: install its package "
+            f"(pip install ros-{pkg.replace('_', '-')}, or apt ros-<distro>-{pkg.replace('_', '-')})"
+        ) from None
 
 
 class RecorderNode(Node):
@@ -71,39 +79,89 @@ class RecorderNode(Node):
         self.health = Health()
         self.episodes = EpisodeRecorder()
         p = LiveParameters(self)
-        self.mode = p.declare("mode", "teleop", "'teleop': camera, robot state, commands and task; 'action_free': "
-                              "camera images, camera info and the task only (video demonstrations)", choices=MODES)
-        entries = p.declare("topics", TELEOP_TOPICS if self.mode == "teleop" else CAMERA_TOPICS,
-                            "topics to record, each 'topic' (type from the graph) or 'topic:pkg/msg/Type'; "
-                            "action_free mode skips the types it does not record")
-        self.extra_cameras = p.declare("extra_cameras", [], "more cameras to record, as the policy's extra_cameras: "
-                                       "'<name>' adds <name>/image_raw and <name>/camera_info (and write_episodes "
-                                       "imports them as views)")
-        entries = [*entries, *(f"{name}/{stream}" for name in self.extra_cameras for stream in ("image_raw", "camera_info"))]
-        self.transport = p.declare("image_transport", "raw", "how camera images are recorded: 'raw' (the topics as "
-                                   "named) or 'compressed': each image topic (ending in image_raw, image_rect, "
-                                   "image_rect_color, image_color or image, or pinned to sensor_msgs/msg/Image) as its "
-                                   "image_transport stream <topic>/compressed (sensor_msgs/CompressedImage; the camera "
-                                   "node's compression parameter)", choices=TRANSPORTS)
-        self.output_dir = p.declare("output_dir", "recordings", "episode i is the bag <output_dir>/<name>_<iiii> "
-                                    "(applies to the next episode)", apply=p.setter("output_dir"))
-        self.episode_name = p.declare("name", "episode", "episode folder prefix (applies to the next episode)",
-                                      apply=p.setter("episode_name"))
-        self.storage = p.declare("storage", "mcap", "rosbag2 storage of the next episode", choices=tuple(STORAGES),
-                                 apply=p.setter("storage"))
-        self.flush_seconds = p.declare("flush_seconds", 1.0, "hand the bag to the OS this often: a crash loses at most "
-                                       "this much (s; next episode)", range=(0.05, 60.0), apply=p.setter("flush_seconds"))
-        self.split_seconds = p.declare("split_seconds", 60.0, "start a new bag file this often (s; 0: never; next "
-                                       "episode)", range=(0.0, 86400.0), apply=p.setter("split_seconds"))
+        self.mode = p.declare(
+            "mode",
+            "teleop",
+            "'teleop': camera, robot state, commands and task; 'action_free': "
+            "camera images, camera info and the task only (video demonstrations)",
+            choices=MODES,
+        )
+        entries = p.declare(
+            "topics",
+            TELEOP_TOPICS if self.mode == "teleop" else CAMERA_TOPICS,
+            "topics to record, each 'topic' (type from the graph) or 'topic:pkg/msg/Type'; "
+            "action_free mode skips the types it does not record",
+        )
+        self.extra_cameras = p.declare(
+            "extra_cameras",
+            [],
+            "more cameras to record, as the policy's extra_cameras: "
+            "'<name>' adds <name>/image_raw and <name>/camera_info (and write_episodes "
+            "imports them as views)",
+        )
+        entries = [
+            *entries,
+            *(f"{name}/{stream}" for name in self.extra_cameras for stream in ("image_raw", "camera_info")),
+        ]
+        self.transport = p.declare(
+            "image_transport",
+            "raw",
+            "how camera images are recorded: 'raw' (the topics as "
+            "named) or 'compressed': each image topic (ending in image_raw, image_rect, "
+            "image_rect_color, image_color or image, or pinned to sensor_msgs/msg/Image) as its "
+            "image_transport stream <topic>/compressed (sensor_msgs/CompressedImage; the camera "
+            "node's compression parameter)",
+            choices=TRANSPORTS,
+        )
+        self.output_dir = p.declare(
+            "output_dir",
+            "recordings",
+            "episode i is the bag <output_dir>/<name>_<iiii> (applies to the next episode)",
+            apply=p.setter("output_dir"),
+        )
+        self.episode_name = p.declare(
+            "name", "episode", "episode folder prefix (applies to the next episode)", apply=p.setter("episode_name")
+        )
+        self.storage = p.declare(
+            "storage", "mcap", "rosbag2 storage of the next episode", choices=tuple(STORAGES), apply=p.setter("storage")
+        )
+        self.flush_seconds = p.declare(
+            "flush_seconds",
+            1.0,
+            "hand the bag to the OS this often: a crash loses at most this much (s; next episode)",
+            range=(0.05, 60.0),
+            apply=p.setter("flush_seconds"),
+        )
+        self.split_seconds = p.declare(
+            "split_seconds",
+            60.0,
+            "start a new bag file this often (s; 0: never; next episode)",
+            range=(0.0, 86400.0),
+            apply=p.setter("split_seconds"),
+        )
         self.depth = p.declare("queue_depth", 100, "subscription queue per topic", range=(1, 10000))
-        self.write_episodes = p.declare("write_episodes", False, "after ~/stop, also import the bag into the "
-                                        "dataset at dataset_dir (episodes without tracks)", apply=p.setter("write_episodes"))
-        self.dataset_dir = p.declare("dataset_dir", "", "dataset folder for write_episodes (empty: "
-                                     "<output_dir>/dataset)", apply=p.setter("dataset_dir"))
-        self.dataset_image_size = p.declare("dataset_image_size", IMAGE_SIZE, "write_episodes: square image side (px)",
-                                            range=(16, 1024), apply=p.setter("dataset_image_size"))
-        self.action_topic = self.resolve_topic_name(p.declare(
-            "action_topic", "amplify/command", "write_episodes, teleop mode: the topic holding the actions"))
+        self.write_episodes = p.declare(
+            "write_episodes",
+            False,
+            "after ~/stop, also import the bag into the dataset at dataset_dir (episodes without tracks)",
+            apply=p.setter("write_episodes"),
+        )
+        self.dataset_dir = p.declare(
+            "dataset_dir",
+            "",
+            "dataset folder for write_episodes (empty: <output_dir>/dataset)",
+            apply=p.setter("dataset_dir"),
+        )
+        self.dataset_image_size = p.declare(
+            "dataset_image_size",
+            IMAGE_SIZE,
+            "write_episodes: square image side (px)",
+            range=(16, 1024),
+            apply=p.setter("dataset_image_size"),
+        )
+        self.action_topic = self.resolve_topic_name(
+            p.declare("action_topic", "amplify/command", "write_episodes, teleop mode: the topic holding the actions")
+        )
 
         self._pending = dict(self.transported(*topic_entry(e)) for e in entries)  # until subscribed
         self._recorded: dict[str, str] = {}  # topic -> type
@@ -168,8 +226,11 @@ class RecorderNode(Node):
         latched = qos.durability == DurabilityPolicy.TRANSIENT_LOCAL
         self.create_subscription(cls, topic, partial(self.on_message, topic, msgtype, latched), qos, raw=True)
         self._recorded[topic] = msgtype
-        self.get_logger().info(f"recording {topic} ({msgtype}, {'reliable' if qos.reliability == ReliabilityPolicy.RELIABLE else 'best effort'}"
-                               f"{', transient local' if latched else ''})")
+        self.get_logger().info(
+            f"recording {topic} ({msgtype}, "
+            f"{'reliable' if qos.reliability == ReliabilityPolicy.RELIABLE else 'best effort'}"
+            f"{', transient local' if latched else ''})"
+        )
 
     def on_message(self, topic: str, msgtype: str, latched: bool, data: bytes) -> None:
         start = time.perf_counter()
@@ -196,8 +257,15 @@ class RecorderNode(Node):
     # --- services ------------------------------------------------------------------------------
     def on_start(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         try:
-            path = self.episodes.start(self.output_dir, self.episode_name, self.now_ns(), mode=self.mode, storage=self.storage,
-                                       flush_seconds=self.flush_seconds, split_seconds=self.split_seconds or None)
+            path = self.episodes.start(
+                self.output_dir,
+                self.episode_name,
+                self.now_ns(),
+                mode=self.mode,
+                storage=self.storage,
+                flush_seconds=self.flush_seconds,
+                split_seconds=self.split_seconds or None,
+            )
         except BagWriteError as err:
             self.health.error = f"cannot start an episode: {err}"
             self.get_logger().error(self.health.error)
@@ -225,7 +293,8 @@ class RecorderNode(Node):
         """Import the stopped episode into the dataset; what happened, in words."""
         image = self.transported("camera/image_raw", None)[0]
         settings = BagImportSettings(
-            image_topic=image if image in self._recorded else None, size=self.dataset_image_size,
+            image_topic=image if image in self._recorded else None,
+            size=self.dataset_image_size,
             extra_image_topics=tuple(self.transported(f"{name}/image_raw", None)[0] for name in self.extra_cameras),
             action_topic=self.action_topic if self.mode == "teleop" and self.action_topic in self._recorded else None,
             task_topic=self.resolve_topic_name("amplify/task"),
@@ -271,8 +340,13 @@ class RecorderNode(Node):
     def publish_status(self) -> None:
         status = self.episodes.status()
         self.health.info = {k: str(status[k]) for k in ("state", "episode", "messages", "bytes")}
-        status.update(mode=self.mode, image_transport=self.transport, topics=self._recorded,
-                      waiting_for=list(self._pending), skipped=self._skipped)
+        status.update(
+            mode=self.mode,
+            image_transport=self.transport,
+            topics=self._recorded,
+            waiting_for=list(self._pending),
+            skipped=self._skipped,
+        )
         self.status_pub.publish(String(data=json.dumps(status)))
 
     def destroy_node(self) -> None:

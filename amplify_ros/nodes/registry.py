@@ -19,18 +19,21 @@ class NodeEntry(NamedTuple):
     terminal: bool = False  # reads keys: a terminal of its own (launch), the foreground (processes)
 
 
-NODES: dict[str, NodeEntry] = {e.module: e for e in (
-    NodeEntry("sim_bridge_node", "SimBridgeNode", "amplify_sim_bridge"),
-    NodeEntry("policy_node", "PolicyNode", "amplify_policy"),
-    NodeEntry("forward_node", "ForwardNode", "amplify_forward"),
-    NodeEntry("inverse_node", "InverseNode", "amplify_inverse"),
-    NodeEntry("tracker_node", "TrackerNode", "amplify_tracker"),
-    NodeEntry("arm_output_node", "ArmOutputNode", "amplify_arm_output"),
-    NodeEntry("realsense_node", "RealSenseNode", "amplify_realsense"),
-    NodeEntry("teleop_node", "TeleopNode", "amplify_teleop"),
-    NodeEntry("keyboard_teleop_node", "KeyboardTeleopNode", "amplify_keyboard", terminal=True),
-    NodeEntry("recorder_node", "RecorderNode", "amplify_recorder"),
-)}
+NODES: dict[str, NodeEntry] = {
+    e.module: e
+    for e in (
+        NodeEntry("sim_bridge_node", "SimBridgeNode", "amplify_sim_bridge"),
+        NodeEntry("policy_node", "PolicyNode", "amplify_policy"),
+        NodeEntry("forward_node", "ForwardNode", "amplify_forward"),
+        NodeEntry("inverse_node", "InverseNode", "amplify_inverse"),
+        NodeEntry("tracker_node", "TrackerNode", "amplify_tracker"),
+        NodeEntry("arm_output_node", "ArmOutputNode", "amplify_arm_output"),
+        NodeEntry("realsense_node", "RealSenseNode", "amplify_realsense"),
+        NodeEntry("teleop_node", "TeleopNode", "amplify_teleop"),
+        NodeEntry("keyboard_teleop_node", "KeyboardTeleopNode", "amplify_keyboard", terminal=True),
+        NodeEntry("recorder_node", "RecorderNode", "amplify_recorder"),
+    )
+}
 
 
 def console_scripts() -> list[str]:

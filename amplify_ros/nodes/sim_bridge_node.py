@@ -11,6 +11,8 @@ teleop_node can drive the arm with it exactly as it relays a human's joystick. T
 - lockstep (default): a frame is published, the simulation waits for the command stamped with
   that frame, then steps. The clock is the simulation's, so results do not depend on how fast
   the machine is; a frame is published again if no command comes within ``command_timeout``.
+  An episode's first frame waits until something publishes on amplify/command (a policy still
+  loading would miss it, or its task).
 - realtime: the simulation steps at ``rate`` Hz whatever happens, using the latest command if it
   is fresh and holding still (a zero action) otherwise, as a real arm's controller would.
 
@@ -36,7 +38,8 @@ from trajectory_msgs.msg import JointTrajectory
 
 from amplify_ros.control.teleop import action_twist
 from amplify_ros.core.tracks import IMAGE_SIZE
-from amplify_ros.nodes.camera_msgs import Compression, CompressedPublisher, camera_info, compressed_publisher
+from amplify_ros.nodes.bringup import NodeStartError, run_node
+from amplify_ros.nodes.camera_msgs import CompressedPublisher, Compression, camera_info, compressed_publisher
 from amplify_ros.nodes.command_msgs import twist_stamped_msg
 from amplify_ros.nodes.conversions import numpy_to_imgmsg
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
@@ -46,7 +49,6 @@ from amplify_ros.nodes.stamps import header_at, stamp_seconds
 from amplify_ros.nodes.tensor_msgs import trajectory_to_chunk
 from amplify_ros.sim.session import EE_STATE_NAMES, EpisodeResult, SimSession, check_action
 from amplify_ros.sim.stepping import StepSchedule
-from amplify_ros.nodes.bringup import NodeStartError, run_node
 
 
 @dataclass(frozen=True)
@@ -64,40 +66,83 @@ class SimBridgeNode(Node):
         super().__init__("amplify_sim_bridge", **kwargs)
         self.health = Health()
         p = LiveParameters(self)
-        task = p.declare("task", "button-press-topdown", "Meta-World task (e.g. door-open); changing it starts "
-                         "episode 0 of the new task", apply=self._set_task)
+        task = p.declare(
+            "task",
+            "button-press-topdown",
+            "Meta-World task (e.g. door-open); changing it starts episode 0 of the new task",
+            apply=self._set_task,
+        )
         image_size = p.declare("image_size", IMAGE_SIZE, "rendered image side (px)", range=(32, 1024))
         camera = p.declare("camera", "corner", "MuJoCo camera to render on camera/image_raw")
-        self.extra_cameras = p.declare("extra_cameras", [], "more MuJoCo cameras (e.g. corner2, gripperPOV), each on "
-                                       "<name>/image_raw + <name>/camera_info with the main frame's stamp, published "
-                                       "before it (for multi-view policies: the same names in their extra_cameras)")
-        seed = p.declare("seed", 1_000_003, "episode i starts from a variation seeded by (seed, task, i)",
-                         range=(0, 2**31 - 1))
-        self.mode = p.declare("mode", "lockstep", "lockstep: wait for each frame's command; realtime: step at "
-                              "'rate' whatever happens", choices=("lockstep", "realtime"))
-        self.rate = p.declare("rate", 80.0, "realtime mode: frames (= commands) per second, each advancing "
-                              "action_repeat simulator steps (Meta-World real time: 80 / action_repeat)",
-                              range=(1.0, 1000.0))
-        max_steps = p.declare("max_steps", 500, "simulator-step limit of an episode (Meta-World: 500)",
-                              range=(1, 100000), apply=lambda value: setattr(self.session, "max_steps", value))
-        self.episodes = p.declare("episodes", 0, "stop stepping after this many episodes (0: never)",
-                                  range=(0, 1000000), apply=p.setter("episodes"))
-        timeout = p.declare("command_timeout", 1.0, "lockstep: republish the frame after this long without its "
-                            "command; realtime: older commands are not used (s, wall)", range=(0.001, 60.0),
-                            apply=lambda value: setattr(self.schedule, "command_timeout", value))
-        pause = p.declare("reset_pause", 0.2, "wait after publishing a new episode's task before its first frame, so "
-                          "every node has seen it (s, wall)", range=(0.0, 10.0),
-                          apply=lambda value: setattr(self.schedule, "reset_pause", value))
+        self.extra_cameras = p.declare(
+            "extra_cameras",
+            [],
+            "more MuJoCo cameras (e.g. corner2, gripperPOV), each on "
+            "<name>/image_raw + <name>/camera_info with the main frame's stamp, published "
+            "before it (for multi-view policies: the same names in their extra_cameras)",
+        )
+        seed = p.declare(
+            "seed", 1_000_003, "episode i starts from a variation seeded by (seed, task, i)", range=(0, 2**31 - 1)
+        )
+        self.mode = p.declare(
+            "mode",
+            "lockstep",
+            "lockstep: wait for each frame's command; realtime: step at 'rate' whatever happens",
+            choices=("lockstep", "realtime"),
+        )
+        self.rate = p.declare(
+            "rate",
+            80.0,
+            "realtime mode: frames (= commands) per second, each advancing "
+            "action_repeat simulator steps (Meta-World real time: 80 / action_repeat)",
+            range=(1.0, 1000.0),
+        )
+        max_steps = p.declare(
+            "max_steps",
+            500,
+            "simulator-step limit of an episode (Meta-World: 500)",
+            range=(1, 100000),
+            apply=lambda value: setattr(self.session, "max_steps", value),
+        )
+        self.episodes = p.declare(
+            "episodes",
+            0,
+            "stop stepping after this many episodes (0: never)",
+            range=(0, 1000000),
+            apply=p.setter("episodes"),
+        )
+        timeout = p.declare(
+            "command_timeout",
+            1.0,
+            "lockstep: republish the frame after this long without its "
+            "command; realtime: older commands are not used (s, wall)",
+            range=(0.001, 60.0),
+            apply=lambda value: setattr(self.schedule, "command_timeout", value),
+        )
+        pause = p.declare(
+            "reset_pause",
+            0.2,
+            "wait after publishing a new episode's task before its first frame, so every node has seen it (s, wall)",
+            range=(0.0, 10.0),
+            apply=lambda value: setattr(self.schedule, "reset_pause", value),
+        )
         self.schedule = StepSchedule(self.mode, timeout, pause)
         self.frame_id = p.declare("frame_id", "camera_optical_frame", "frame_id of the image and camera info")
 
-        repeat = p.declare("action_repeat", 1, "simulator steps per frame and command: a policy trained on data "
-                           "recorded with --action-repeat K acts every K steps (80/K Hz)", range=(1, 100))
+        repeat = p.declare(
+            "action_repeat",
+            1,
+            "simulator steps per frame and command: a policy trained on data "
+            "recorded with --action-repeat K acts every K steps (80/K Hz)",
+            range=(1, 100),
+        )
         try:
             self.session = SimSession(task, image_size, (camera, *self.extra_cameras), seed, max_steps, repeat)
         except ValueError as err:  # a camera the task's model does not have
             raise NodeStartError(str(err)) from err
-        qos = image_qos(p.declare("image_qos", "reliable", "camera QoS (see policy_node)", choices=("sensor_data", "reliable")))
+        qos = image_qos(
+            p.declare("image_qos", "reliable", "camera QoS (see policy_node)", choices=("sensor_data", "reliable"))
+        )
         self.compression = Compression.declare(p, "each <camera>/image_raw")
         self.cameras = [self.camera_out(camera, "camera", self.frame_id, qos)]
         self.cameras += [self.camera_out(name, name, f"{name}_optical_frame", qos) for name in self.extra_cameras]
@@ -107,8 +152,12 @@ class SimBridgeNode(Node):
         self.task_pub = self.create_publisher(String, "amplify/task", latched_qos())
         self.success_pub = self.create_publisher(Bool, "sim/success", 10)
         self.result_pub = self.create_publisher(String, "sim/episode_result", QoSProfile(depth=100))
-        publish_expert = p.declare("publish_expert", False, "publish the scripted expert's action for each frame on "
-                                   "sim/expert_twist (geometry_msgs/TwistStamped, the frame's header), for teleop_node")
+        publish_expert = p.declare(
+            "publish_expert",
+            False,
+            "publish the scripted expert's action for each frame on "
+            "sim/expert_twist (geometry_msgs/TwistStamped, the frame's header), for teleop_node",
+        )
         self.expert_pub = self.create_publisher(TwistStamped, "sim/expert_twist", 10) if publish_expert else None
         self.create_subscription(JointTrajectory, "amplify/command", self.on_command, QoSProfile(depth=10))
         self.create_service(Trigger, "sim/reset", self.on_reset)
@@ -122,10 +171,14 @@ class SimBridgeNode(Node):
     def camera_out(self, name: str, namespace: str, frame_id: str, qos: QoSProfile) -> SimCamera:
         """The publishers of one rendered camera: <namespace>/image_raw, <namespace>/camera_info and,
         with compression, <namespace>/image_raw/compressed."""
-        return SimCamera(name, frame_id, self.session.sim.camera_models[name].intrinsics(),
-                         self.create_publisher(Image, f"{namespace}/image_raw", qos),
-                         self.create_publisher(CameraInfo, f"{namespace}/camera_info", qos),
-                         compressed_publisher(self, f"{namespace}/image_raw", qos, self.compression))
+        return SimCamera(
+            name,
+            frame_id,
+            self.session.sim.camera_models[name].intrinsics(),
+            self.create_publisher(Image, f"{namespace}/image_raw", qos),
+            self.create_publisher(CameraInfo, f"{namespace}/camera_info", qos),
+            compressed_publisher(self, f"{namespace}/image_raw", qos, self.compression),
+        )
 
     # --- parameters -------------------------------------------------------------------------
     def _set_task(self, task: str) -> None:
@@ -144,7 +197,9 @@ class SimBridgeNode(Node):
         self.clock_pub.publish(Clock(clock=header.stamp))
         names, q = self.session.arm_joints()
         self.joints_pub.publish(JointState(header=header, name=names, position=q.tolist()))
-        self.ee_pub.publish(JointState(header=header, name=EE_STATE_NAMES, position=self.session.ee_state().astype(float).tolist()))
+        self.ee_pub.publish(
+            JointState(header=header, name=EE_STATE_NAMES, position=self.session.ee_state().astype(float).tolist())
+        )
         for cam in reversed(self.cameras):  # the main camera last: when it arrives, the others are there
             image = self.session.render(cam.name)
             frame = Header(stamp=header.stamp, frame_id=cam.frame_id)
@@ -178,7 +233,14 @@ class SimBridgeNode(Node):
         self.health.ok((time.perf_counter() - start) * 1e3)
 
     def on_tick(self) -> None:
-        tick = self.schedule.tick(time.monotonic())
+        now = time.monotonic()
+        tick = self.schedule.tick(now)
+        if tick.publish and self.mode == "lockstep" and self.schedule.awaiting_first_frame:
+            if not self.count_publishers("amplify/command"):  # a first frame nobody will answer: a policy still
+                self.schedule.start_episode(now)  # loading (or not yet discovered) would miss it or its task
+                self.health.status = "waiting for a publisher on amplify/command"
+                return
+            self.health.status = "running"
         if tick.refusal is not None:
             self.health.drop(tick.refusal)  # realtime: holding still, as a controller without commands does
         if tick.action is not None:
@@ -192,8 +254,10 @@ class SimBridgeNode(Node):
         self.result_pub.publish(String(data=json.dumps(result.as_dict())))
         done = len(self.session.results)
         wins = sum(r.success for r in self.session.results)
-        self.get_logger().info(f"episode {result.index} of {result.task}: {result.reason} after {result.steps} steps "
-                               f"({wins}/{done} successful so far)")
+        self.get_logger().info(
+            f"episode {result.index} of {result.task}: {result.reason} after {result.steps} steps "
+            f"({wins}/{done} successful so far)"
+        )
         if self.episodes and done >= self.episodes:
             self.schedule.finished = True
             self.health.status = f"finished {done} episodes"
@@ -208,8 +272,11 @@ class SimBridgeNode(Node):
         else:
             self.report(self.session.finish("reset"))
         response.success = True
-        response.message = (f"finished {len(self.session.results)} episodes; reset again to run one more" if self.schedule.finished
-                            else f"started episode {self.session.episode} of {self.session.task}")
+        response.message = (
+            f"finished {len(self.session.results)} episodes; reset again to run one more"
+            if self.schedule.finished
+            else f"started episode {self.session.episode} of {self.session.task}"
+        )
         return response
 
 

@@ -22,8 +22,10 @@ def stamp_problem(header: Header, now: float, max_ahead: float) -> tuple[str, st
     nanoseconds of a second or more (a corrupted header), "future_stamp" for a stamp more than ``max_ahead``
     seconds after ``now`` (another clock, or garbage: nothing after it would look newer)."""
     if header.stamp.nanosec >= NS_PER_S or header.stamp.sec < 0:
-        return "bad_stamp", (f"header stamp {header.stamp.sec} s {header.stamp.nanosec} ns is corrupt (seconds must not "
-                             f"be negative, nanoseconds below {NS_PER_S})")
+        return "bad_stamp", (
+            f"header stamp {header.stamp.sec} s {header.stamp.nanosec} ns is corrupt (seconds must not "
+            f"be negative, nanoseconds below {NS_PER_S})"
+        )
     return future_problem(stamp_seconds(header), now, max_ahead)
 
 

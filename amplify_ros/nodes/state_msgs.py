@@ -10,7 +10,7 @@ from amplify_ros.nodes.stamps import stamp_problem, stamp_seconds
 
 
 def joint_state_problem(msg: JointState) -> str:
-    """"" for a well-formed message, else what is wrong: sensor_msgs/JointState wants unique
+    """ "" for a well-formed message, else what is wrong: sensor_msgs/JointState wants unique
     names, one position per name, and velocity/effort either empty or one per name too."""
     n = len(msg.name)
     if len(set(msg.name)) != n:

@@ -24,12 +24,12 @@ from trajectory_msgs.msg import JointTrajectory
 
 from amplify_ros.control.teleop import GRIPPER_AXES, FramePairing, TwistMapping
 from amplify_ros.data.image_msgs import cdr_stamp
+from amplify_ros.nodes.bringup import run_node
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
 from amplify_ros.nodes.model_io import declare_image_qos
 from amplify_ros.nodes.parameters import LiveParameters
 from amplify_ros.nodes.stamps import future_problem, header_at, now_seconds, stamp_ns, stamp_problem
 from amplify_ros.nodes.tensor_msgs import chunk_to_trajectory
-from amplify_ros.nodes.bringup import run_node
 
 
 class TeleopNode(Node):
@@ -39,26 +39,61 @@ class TeleopNode(Node):
         super().__init__("amplify_teleop", **kwargs)
         self.health = Health()
         p = LiveParameters(self)
-        self.stamped = p.declare("input_type", "twist", "message on cmd_vel: 'twist' (teleop_twist_joy, "
-                                 "teleop_twist_keyboard, spacenav) or 'twist_stamped'", choices=("twist", "twist_stamped")) == "twist_stamped"
-        self.names = p.declare("action_names", ["ee_dx", "ee_dy", "ee_dz", "gripper"], "joint_names of the command: "
-                               "3 (end-effector delta x, y, z) or 4 (+ gripper), as the policy's action_names")
+        self.stamped = (
+            p.declare(
+                "input_type",
+                "twist",
+                "message on cmd_vel: 'twist' (teleop_twist_joy, teleop_twist_keyboard, spacenav) or 'twist_stamped'",
+                choices=("twist", "twist_stamped"),
+            )
+            == "twist_stamped"
+        )
+        self.names = p.declare(
+            "action_names",
+            ["ee_dx", "ee_dy", "ee_dz", "gripper"],
+            "joint_names of the command: 3 (end-effector delta x, y, z) or 4 (+ gripper), as the policy's action_names",
+        )
         self.mapping = TwistMapping(
             dims=len(self.names),
-            linear_scale=p.declare("linear_scale", 1.0, "action = linear x, y, z times this, clipped to [-1, 1]",
-                                   range=(0.0, 1000.0), apply=self._remap("linear_scale")),
-            gripper_scale=p.declare("gripper_scale", 1.0, "gripper = the gripper axis times this (negative flips it), "
-                                    "clipped to [-1, 1]", range=(-1000.0, 1000.0), apply=self._remap("gripper_scale")),
-            gripper_axis=p.declare("gripper_axis", "angular.z", "twist axis that drives the gripper (4-D actions)",
-                                   choices=GRIPPER_AXES, apply=self._remap("gripper_axis")),
+            linear_scale=p.declare(
+                "linear_scale",
+                1.0,
+                "action = linear x, y, z times this, clipped to [-1, 1]",
+                range=(0.0, 1000.0),
+                apply=self._remap("linear_scale"),
+            ),
+            gripper_scale=p.declare(
+                "gripper_scale",
+                1.0,
+                "gripper = the gripper axis times this (negative flips it), clipped to [-1, 1]",
+                range=(-1000.0, 1000.0),
+                apply=self._remap("gripper_scale"),
+            ),
+            gripper_axis=p.declare(
+                "gripper_axis",
+                "angular.z",
+                "twist axis that drives the gripper (4-D actions)",
+                choices=GRIPPER_AXES,
+                apply=self._remap("gripper_axis"),
+            ),
         )
-        self.pairing = FramePairing(p.declare("max_input_age", 0.5, "input older than this (s, wall) commands no "
-                                              "camera frame", range=(0.001, 60.0), apply=self._set_max_age))
-        self.stamp_from_camera = p.declare("stamp_from_camera", False, "one command per camera frame, stamped with "
-                                           "it (lockstep simulation, recording)")
+        self.pairing = FramePairing(
+            p.declare(
+                "max_input_age",
+                0.5,
+                "input older than this (s, wall) commands no camera frame",
+                range=(0.001, 60.0),
+                apply=self._set_max_age,
+            )
+        )
+        self.stamp_from_camera = p.declare(
+            "stamp_from_camera", False, "one command per camera frame, stamped with it (lockstep simulation, recording)"
+        )
         if self.stamp_from_camera:  # raw: only the stamp is read, the frame is never deserialized
             self.create_subscription(Image, "camera/image_raw", self.on_frame, declare_image_qos(p), raw=True)
-        self.create_subscription(TwistStamped if self.stamped else Twist, "cmd_vel", self.on_twist, QoSProfile(depth=10))
+        self.create_subscription(
+            TwistStamped if self.stamped else Twist, "cmd_vel", self.on_twist, QoSProfile(depth=10)
+        )
         self.command_pub = self.create_publisher(JointTrajectory, "amplify/command", QoSProfile(depth=10))
         self.diagnostics = DiagnosticsReporter(self, self.health)
         self.health.status = "running"
@@ -66,6 +101,7 @@ class TeleopNode(Node):
     def _remap(self, field: str):
         def apply(value) -> None:
             self.mapping = dataclasses.replace(self.mapping, **{field: value})
+
         return apply
 
     def _set_max_age(self, value: float) -> None:
@@ -79,8 +115,9 @@ class TeleopNode(Node):
             self.health.drop(kind, f"ignoring input: {reason}")
             return
         try:
-            action = self.mapping.action((twist.linear.x, twist.linear.y, twist.linear.z),
-                                         (twist.angular.x, twist.angular.y, twist.angular.z))
+            action = self.mapping.action(
+                (twist.linear.x, twist.linear.y, twist.linear.z), (twist.angular.x, twist.angular.y, twist.angular.z)
+            )
         except ValueError as err:
             self.health.drop("bad_input", str(err))
             self.get_logger().error(f"ignoring input: {err}", throttle_duration_sec=2.0)
@@ -103,8 +140,10 @@ class TeleopNode(Node):
         command, missed = self.pairing.frame(stamp, time.monotonic())
         if missed:
             self.health.drop("no_fresh_input")
-            self.get_logger().warning(f"a camera frame got no command: no teleop input within max_input_age "
-                                      f"({self.pairing.max_age} s)", throttle_duration_sec=5.0)
+            self.get_logger().warning(
+                f"a camera frame got no command: no teleop input within max_input_age ({self.pairing.max_age} s)",
+                throttle_duration_sec=5.0,
+            )
         if command is not None:
             self.publish(*command)
 

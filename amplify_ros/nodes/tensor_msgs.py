@@ -48,8 +48,10 @@ def msg_to_codes(msg: Image) -> np.ndarray:
 def chunk_to_trajectory(actions: np.ndarray, names: list[str], period: float, header: Header) -> JointTrajectory:
     """(K, A) actions -> a trajectory whose point k is due ``k * period`` after the image."""
     msg = JointTrajectory(header=header, joint_names=list(names))
-    msg.points = [JointTrajectoryPoint(positions=[float(v) for v in a], time_from_start=duration_msg(duration_fields(k * period)))
-                  for k, a in enumerate(np.asarray(actions))]
+    msg.points = [
+        JointTrajectoryPoint(positions=[float(v) for v in a], time_from_start=duration_msg(duration_fields(k * period)))
+        for k, a in enumerate(np.asarray(actions))
+    ]
     return msg
 
 

@@ -19,12 +19,12 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from amplify_ros.core.tracks import IMAGE_SIZE, square
+from amplify_ros.nodes.bringup import run_node
 from amplify_ros.nodes.diagnostics import DiagnosticsReporter, Health
 from amplify_ros.nodes.model_io import FrameGate, TrackPublisher, declare_image_qos
 from amplify_ros.nodes.parameters import LiveParameters
 from amplify_ros.nodes.stamps import stamp_seconds
 from amplify_ros.tracking import FRAME_BACKENDS, PointTracker, TrackerSpec
-from amplify_ros.nodes.bringup import run_node
 
 
 class TrackerNode(Node):
@@ -36,24 +36,51 @@ class TrackerNode(Node):
         self.gate = FrameGate(self, self.health)
         p = LiveParameters(self)
         spec = TrackerSpec(
-            backend=p.declare("backend", "lk", "tracker: 'lk' (OpenCV Lucas-Kanade, no weights) or 'cotracker' "
-                              "(needs cotracker_repo and cotracker_checkpoint)", choices=FRAME_BACKENDS),
-            cotracker_repo=p.declare("cotracker_repo", "", "cotracker: local checkout of "
-                                     "github.com/facebookresearch/co-tracker") or None,
-            cotracker_checkpoint=p.declare("cotracker_checkpoint", "", "cotracker: local checkpoint file (.pth)") or None,
-            cotracker_model=p.declare("cotracker_model", "cotracker3_offline", "cotracker: hubconf entry point "
-                                      "matching the checkpoint (cotracker3_offline, cotracker2, cotracker2v1)"),
+            backend=p.declare(
+                "backend",
+                "lk",
+                "tracker: 'lk' (OpenCV Lucas-Kanade, no weights) or 'cotracker' "
+                "(needs cotracker_repo and cotracker_checkpoint)",
+                choices=FRAME_BACKENDS,
+            ),
+            cotracker_repo=p.declare(
+                "cotracker_repo", "", "cotracker: local checkout of github.com/facebookresearch/co-tracker"
+            )
+            or None,
+            cotracker_checkpoint=p.declare("cotracker_checkpoint", "", "cotracker: local checkpoint file (.pth)")
+            or None,
+            cotracker_model=p.declare(
+                "cotracker_model",
+                "cotracker3_offline",
+                "cotracker: hubconf entry point matching the checkpoint (cotracker3_offline, cotracker2, cotracker2v1)",
+            ),
             device=p.declare("device", "cpu", "cotracker: torch device", choices=("cpu", "cuda")),
-            batch_size=p.declare("cotracker_batch", 1, "cotracker: windows per forward pass (1: each window is "
-                                 "published as soon as it is complete)", range=(1, 64)),
+            batch_size=p.declare(
+                "cotracker_batch",
+                1,
+                "cotracker: windows per forward pass (1: each window is published as soon as it is complete)",
+                range=(1, 64),
+            ),
         )
-        self.image_size = p.declare("image_size", IMAGE_SIZE, "side (px) of the centre square frames are resized to before "
-                                    "tracking: the image size of the datasets and models", range=(16, 1024))
-        self.max_stamp_ahead = p.declare("max_stamp_ahead", 1.0, "frames stamped further than this (s) after the "
-                                         "node's clock are refused: another clock, or a corrupted header",
-                                         range=(0.0, 3600.0), apply=p.setter("max_stamp_ahead"))
+        self.image_size = p.declare(
+            "image_size",
+            IMAGE_SIZE,
+            "side (px) of the centre square frames are resized to before "
+            "tracking: the image size of the datasets and models",
+            range=(16, 1024),
+        )
+        self.max_stamp_ahead = p.declare(
+            "max_stamp_ahead",
+            1.0,
+            "frames stamped further than this (s) after the "
+            "node's clock are refused: another clock, or a corrupted header",
+            range=(0.0, 3600.0),
+            apply=p.setter("max_stamp_ahead"),
+        )
         self.tracker = self._build(spec)
-        self._frames: dict[int, tuple[Header, np.ndarray]] = {}  # frame index -> header, square frame; until its window is out
+        self._frames: dict[
+            int, tuple[Header, np.ndarray]
+        ] = {}  # frame index -> header, square frame; until its window is out
         self._last: tuple[float, tuple[int, int]] | None = None  # stamp and source (H, W) of the last frame tracked
         self.create_subscription(Image, "camera/image_raw", self.on_image, declare_image_qos(p))
         self.tracks_out = TrackPublisher(self, "amplify/tracks")
@@ -69,8 +96,10 @@ class TrackerNode(Node):
             self.get_logger().error(self.health.error)
             return None
         self.health.status = "running"
-        self.get_logger().info(f"tracking with {spec.backend}: {tracker.grid_size}x{tracker.grid_size} grid, "
-                               f"windows of {tracker.horizon} frames at {self.image_size} px")
+        self.get_logger().info(
+            f"tracking with {spec.backend}: {tracker.grid_size}x{tracker.grid_size} grid, "
+            f"windows of {tracker.horizon} frames at {self.image_size} px"
+        )
         return tracker
 
     def _restart_reason(self, stamp: float, hw: tuple[int, int]) -> str:

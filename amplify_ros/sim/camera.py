@@ -30,9 +30,7 @@ class PinholeCamera:
         f = self.focal
         return np.array([[f, 0, self.width / 2], [0, f, self.height / 2], [0, 0, 1]])
 
-    def project(
-        self, points: np.ndarray, cam_pos: np.ndarray, cam_mat: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def project(self, points: np.ndarray, cam_pos: np.ndarray, cam_mat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """World points (..., 3) -> (pixel (row, col) (..., 2), depth along the view axis (...)).
 
         ``cam_mat`` is MuJoCo's 3x3 camera orientation (columns = camera axes in world).
@@ -50,9 +48,7 @@ class PinholeCamera:
         if self.rotate_180:
             row, col = self.height - row, self.width - col
         f = self.focal
-        local = np.stack(
-            [(col - self.width / 2) / f, (self.height / 2 - row) / f, -np.ones_like(row)], axis=-1
-        )
+        local = np.stack([(col - self.width / 2) / f, (self.height / 2 - row) / f, -np.ones_like(row)], axis=-1)
         return local @ cam_mat.T
 
     def _to_pixels(self, local: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -18,14 +18,17 @@ from amplify_ros.sim.metaworld_env import MetaWorldTask
 
 
 class ExpertFuture:
-    def __init__(self, task: str, image_size: int, cameras: tuple[str, ...], tokenizer: MotionTokenizer,
-                 action_repeat: int) -> None:
+    def __init__(
+        self, task: str, image_size: int, cameras: tuple[str, ...], tokenizer: MotionTokenizer, action_repeat: int
+    ) -> None:
         self.tokenizer = tokenizer.eval()
         self.action_repeat = action_repeat
         self.horizon = tokenizer.cfg.horizon
         self.shadow = MetaWorldTask(task, image_size, cameras)
-        self.trackers = [GroundTruthTracker(self.shadow.model, cam, self.shadow.camera_models[cam], horizon=self.horizon)
-                         for cam in cameras]
+        self.trackers = [
+            GroundTruthTracker(self.shadow.model, cam, self.shadow.camera_models[cam], horizon=self.horizon)
+            for cam in cameras
+        ]
 
     def reset(self, seed: int) -> None:
         """Call with the evaluated episode's seed: object and goal positions live outside the

@@ -43,13 +43,17 @@ def episode_seed(dataset_seed: int, task: str, index: int) -> int:
     return int(seq.generate_state(1)[0] >> 1)
 
 
-def plan(root: Path, tasks: list[str], episodes: int, dataset_seed: int, shard: tuple[int, int] = (0, 1)) -> list[EpisodeJob]:
+def plan(
+    root: Path, tasks: list[str], episodes: int, dataset_seed: int, shard: tuple[int, int] = (0, 1)
+) -> list[EpisodeJob]:
     """Jobs of this shard (every N-th episode in task-major order), including finished ones."""
     i, n = shard
     jobs = []
     for k, (task, index) in enumerate((t, e) for t in tasks for e in range(episodes)):
         if k % n == i:
-            jobs.append(EpisodeJob(task, index, episode_seed(dataset_seed, task, index), episode_path(root, task, index)))
+            jobs.append(
+                EpisodeJob(task, index, episode_seed(dataset_seed, task, index), episode_path(root, task, index))
+            )
     return jobs
 
 
@@ -92,7 +96,9 @@ def _init_worker() -> None:
     os.environ.setdefault("LP_NUM_THREADS", "1")
 
 
-def run(jobs: list[EpisodeJob], image_size: int, cameras: tuple[str, ...], cfg: RolloutConfig, workers: int = 1) -> Iterator[EpisodeResult]:
+def run(
+    jobs: list[EpisodeJob], image_size: int, cameras: tuple[str, ...], cfg: RolloutConfig, workers: int = 1
+) -> Iterator[EpisodeResult]:
     """Make the episodes of ``jobs``, yielding each result once its file is written."""
     if workers <= 1:
         for job in jobs:

@@ -173,9 +173,7 @@ class GroundTruthTracker:
 
         h, w_ = self.camera.height, self.camera.width
         visible = (
-            (depth > 0)
-            & (pixels[..., 0] >= 0) & (pixels[..., 0] < h)
-            & (pixels[..., 1] >= 0) & (pixels[..., 1] < w_)
+            (depth > 0) & (pixels[..., 0] >= 0) & (pixels[..., 0] < h) & (pixels[..., 1] >= 0) & (pixels[..., 1] < w_)
         )
         # Rays towards the candidates: a body point is hidden when something is hit clearly
         # before it; a background direction is hidden when anything is hit at all.

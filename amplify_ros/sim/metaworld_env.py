@@ -81,7 +81,7 @@ class MetaWorldTask:
             applied += 1
         return success, unstable, applied
 
-    def copy_state(self, other: "MetaWorldTask") -> None:
+    def copy_state(self, other: MetaWorldTask) -> None:
         """Put this simulation in ``other``'s state (same task, reset with the same seed, so the
         task variation matches): physics plus what the environment keeps between steps.
         The step counter starts again from 0, so a look-ahead never hits the episode limit."""

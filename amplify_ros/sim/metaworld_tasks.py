@@ -64,14 +64,31 @@ SENTENCES: dict[str, str] = {
 
 SUITES: dict[str, tuple[str, ...]] = {
     "mt10": (
-        "reach", "push", "pick-place", "door-open", "drawer-open", "drawer-close",
-        "button-press-topdown", "peg-insert-side", "window-open", "window-close",
+        "reach",
+        "push",
+        "pick-place",
+        "door-open",
+        "drawer-open",
+        "drawer-close",
+        "button-press-topdown",
+        "peg-insert-side",
+        "window-open",
+        "window-close",
     ),
     "mt50": tuple(SENTENCES),
     # The 11 tasks of the AVDC paper, the Meta-World benchmark we report on.
     "avdc11": (
-        "door-open", "door-close", "basketball", "shelf-place", "button-press",
-        "button-press-topdown", "faucet-close", "faucet-open", "handle-press", "hammer", "assembly",
+        "door-open",
+        "door-close",
+        "basketball",
+        "shelf-place",
+        "button-press",
+        "button-press-topdown",
+        "faucet-close",
+        "faucet-open",
+        "handle-press",
+        "hammer",
+        "assembly",
     ),
 }
 

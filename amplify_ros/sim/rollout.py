@@ -50,10 +50,14 @@ def record_episode(sim: MetaWorldTask, seed: int, cfg: RolloutConfig) -> tuple[E
     rng = np.random.default_rng(seed)
     timing = RolloutTiming()
     sim.reset(seed)
-    trackers = {
-        cam: GroundTruthTracker(sim.model, cam, sim.camera_models[cam], cfg.grid_size, cfg.horizon)
-        for cam in sim.cameras
-    } if cfg.tracks else {}
+    trackers = (
+        {
+            cam: GroundTruthTracker(sim.model, cam, sim.camera_models[cam], cfg.grid_size, cfg.horizon)
+            for cam in sim.cameras
+        }
+        if cfg.tracks
+        else {}
+    )
     images: dict[str, list[np.ndarray]] = {cam: [] for cam in sim.cameras}
     proprio, states, actions = [], [], []
 

@@ -48,8 +48,15 @@ class EpisodeResult:
 class SimSession:
     """Episodes of one task with seeds derived from (``seed``, task, episode index)."""
 
-    def __init__(self, task: str, image_size: int = IMAGE_SIZE, cameras: tuple[str, ...] = ("corner",), seed: int = 1_000_003,
-                 max_steps: int = 500, action_repeat: int = 1) -> None:
+    def __init__(
+        self,
+        task: str,
+        image_size: int = IMAGE_SIZE,
+        cameras: tuple[str, ...] = ("corner",),
+        seed: int = 1_000_003,
+        max_steps: int = 500,
+        action_repeat: int = 1,
+    ) -> None:
         if action_repeat < 1:
             raise ValueError(f"action_repeat must be >= 1, got {action_repeat}")
         self.action_repeat = action_repeat
@@ -121,13 +128,27 @@ class SimSession:
         success, unstable, applied = self.sim.hold(check_action(action), steps)
         self.step_in_episode += applied
         self.total_steps += applied
-        reason = "success" if success else "unstable" if unstable else "timeout" if self.step_in_episode >= self.max_steps else ""
+        reason = (
+            "success"
+            if success
+            else "unstable"
+            if unstable
+            else "timeout"
+            if self.step_in_episode >= self.max_steps
+            else ""
+        )
         return self.finish(reason) if reason else None
 
     def finish(self, reason: str) -> EpisodeResult:
         """End the current episode (``reason`` 'reset' for one cut short) and start the next."""
-        result = EpisodeResult(self.task, self.episode, episode_seed(self.seed, self.task, self.episode),
-                               reason == "success", self.step_in_episode, reason)
+        result = EpisodeResult(
+            self.task,
+            self.episode,
+            episode_seed(self.seed, self.task, self.episode),
+            reason == "success",
+            self.step_in_episode,
+            reason,
+        )
         self.results.append(result)
         self.new_episode()
         return result

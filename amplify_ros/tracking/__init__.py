@@ -37,6 +37,8 @@ class TrackerSpec:
         if self.backend == "cotracker":
             from amplify_ros.tracking.cotracker import CoTrackerTracker, load_cotracker
 
-            predictor = load_cotracker(self.cotracker_repo, self.cotracker_checkpoint, self.cotracker_model, self.device)
+            predictor = load_cotracker(
+                self.cotracker_repo, self.cotracker_checkpoint, self.cotracker_model, self.device
+            )
             return CoTrackerTracker(predictor, self.batch_size, self.device)
         raise ValueError(f"unknown tracker backend {self.backend!r}; choose from {', '.join(FRAME_BACKENDS)}")

@@ -121,7 +121,9 @@ class LKTracker(PointTracker):
             win.followed[idx[(textured[part] & ~consistent[part]) | ~inside[part]]] = False
             win.add_step(after, win.followed.copy())
 
-    def _track(self, prev_gray: np.ndarray, gray: np.ndarray, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _track(
+        self, prev_gray: np.ndarray, gray: np.ndarray, xy: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """LK forward and back: (M, 2) new (x, y); (M,) textured; (M,) forward-backward consistent."""
         xy = xy.reshape(-1, 1, 2).astype(np.float32)
         new, status, _ = cv2.calcOpticalFlowPyrLK(prev_gray, gray, xy, None, **self._lk_args)

@@ -48,7 +48,9 @@ class OracleTracker(PointTracker):
 
     def _finish(self) -> list[TrackWindow]:
         if self.frames_seen != len(self.tracks.points):
-            raise ValueError(f"video ended after {self.frames_seen} frames; the ground truth has {len(self.tracks.points)}")
+            raise ValueError(
+                f"video ended after {self.frames_seen} frames; the ground truth has {len(self.tracks.points)}"
+            )
         return [self._window(t) for t in range(max(self.frames_seen - self.horizon + 1, 0), self.frames_seen)]
 
     def _window(self, start: int) -> TrackWindow:

@@ -66,7 +66,9 @@ def _worker_job(path: Path, overwrite: bool) -> TrackResult:
     return track_episode(path, _TRACKER, overwrite)
 
 
-def run(paths: list[Path], spec: TrackerSpec, tracker: PointTracker, overwrite: bool = False, workers: int = 1) -> Iterator[TrackResult]:
+def run(
+    paths: list[Path], spec: TrackerSpec, tracker: PointTracker, overwrite: bool = False, workers: int = 1
+) -> Iterator[TrackResult]:
     """Track ``paths``, yielding each result when its file is written. With one worker the
     given ``tracker`` does the work; more workers each build their own from ``spec``."""
     if workers <= 1:

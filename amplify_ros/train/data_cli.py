@@ -5,7 +5,8 @@
     amplify-data view data/demo/door-open/episode_00000.h5 --out door-open.mp4
     amplify-data track data/demo --backend lk --overwrite
     amplify-data import-video clip1.mp4 frames_dir/ --task "pick up the red cup" --out data/videos
-    amplify-data import-bag demo1/ demo2/ --action-topic /arm/joint_trajectory --task "pick up the red cup" --out data/bags
+    amplify-data import-bag demo1/ demo2/ --action-topic /arm/joint_trajectory --task "pick up the red cup" \\
+        --out data/bags
     amplify-data import-bag demo1/ --action-topic /arm/joint_trajectory --to lerobot --out data/demo_lerobot
     amplify-data import-lerobot data/aloha --camera observation.images.top --out data/aloha_ours
     amplify-data export-lerobot data/avdc --out data/avdc_lerobot
@@ -54,26 +55,66 @@ def _positive_float(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="amplify-data", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="amplify-data", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("generate", help="record scripted-expert episodes with exact ground-truth tracks")
     g.add_argument("--env", default="metaworld", choices=["metaworld"], help="simulator (default: metaworld)")
-    g.add_argument("--tasks", required=True, help="task names (comma-separated), a suite (mt10, mt50, avdc11) or a file with one task per line")
+    g.add_argument(
+        "--tasks",
+        required=True,
+        help="task names (comma-separated), a suite (mt10, mt50, avdc11) or a file with one task per line",
+    )
     g.add_argument("--episodes", type=_positive_int, required=True, help="episodes per task")
-    g.add_argument("--out", type=Path, required=True, help="dataset folder (created, or extended if made with the same settings)")
-    g.add_argument("--seed", type=int, default=0, help="dataset seed: episode seeds derive from it, the task and the index (default 0)")
+    g.add_argument(
+        "--out", type=Path, required=True, help="dataset folder (created, or extended if made with the same settings)"
+    )
+    g.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="dataset seed: episode seeds derive from it, the task and the index (default 0)",
+    )
     g.add_argument("--workers", type=_positive_int, default=1, help="local worker processes (default 1)")
-    g.add_argument("--shard", default="0/1", help="i/N: make only every N-th episode starting at i, to split one dataset over machines")
-    g.add_argument("--image-size", type=_positive_int, default=IMAGE_SIZE, help=f"square image side in pixels (default {IMAGE_SIZE})")
+    g.add_argument(
+        "--shard",
+        default="0/1",
+        help="i/N: make only every N-th episode starting at i, to split one dataset over machines",
+    )
+    g.add_argument(
+        "--image-size",
+        type=_positive_int,
+        default=IMAGE_SIZE,
+        help=f"square image side in pixels (default {IMAGE_SIZE})",
+    )
     g.add_argument("--cameras", default="corner", help="comma-separated camera names (default corner)")
-    g.add_argument("--action-free", action="store_true", help="record no actions (video-only data for forward dynamics)")
-    g.add_argument("--action-noise", type=_nonneg_float, default=0.1, help="std of Gaussian noise added to expert actions (default 0.1)")
-    g.add_argument("--max-steps", type=_positive_int, default=None, help="simulator-step limit per episode (default: the task's own, 500)")
-    g.add_argument("--action-repeat", type=_positive_int, default=1,
-                   help="simulator steps per recorded frame: 4 records Meta-World's 80 Hz at 20 Hz, the paper's rate, "
-                        "with each action the mean of the 4 applied (default 1)")
-    g.add_argument("--no-tracks", action="store_true", help="skip ground-truth tracks (faster; a tracker can fill them in later)")
+    g.add_argument(
+        "--action-free", action="store_true", help="record no actions (video-only data for forward dynamics)"
+    )
+    g.add_argument(
+        "--action-noise",
+        type=_nonneg_float,
+        default=0.1,
+        help="std of Gaussian noise added to expert actions (default 0.1)",
+    )
+    g.add_argument(
+        "--max-steps",
+        type=_positive_int,
+        default=None,
+        help="simulator-step limit per episode (default: the task's own, 500)",
+    )
+    g.add_argument(
+        "--action-repeat",
+        type=_positive_int,
+        default=1,
+        help="simulator steps per recorded frame: 4 records Meta-World's 80 Hz at 20 Hz, the paper's rate, "
+        "with each action the mean of the 4 applied (default 1)",
+    )
+    g.add_argument(
+        "--no-tracks", action="store_true", help="skip ground-truth tracks (faster; a tracker can fill them in later)"
+    )
 
     i = sub.add_parser("info", help="summarise a dataset folder")
     i.add_argument("root", type=Path)
@@ -89,58 +130,147 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("track", help="fill in (or replace) episodes' point tracks with a tracker")
     t.add_argument("root", type=Path, help="dataset folder")
-    t.add_argument("--backend", default="lk", choices=["lk", "cotracker"], help="tracker (default lk: OpenCV Lucas-Kanade, no weights)")
-    t.add_argument("--overwrite", action="store_true", help="replace existing tracks too (default: only episodes without them)")
+    t.add_argument(
+        "--backend",
+        default="lk",
+        choices=["lk", "cotracker"],
+        help="tracker (default lk: OpenCV Lucas-Kanade, no weights)",
+    )
+    t.add_argument(
+        "--overwrite", action="store_true", help="replace existing tracks too (default: only episodes without them)"
+    )
     t.add_argument("--workers", type=_positive_int, default=1, help="local worker processes (default 1)")
-    t.add_argument("--shard", default="0/1", help="i/N: only every N-th episode starting at i, to split one dataset over machines")
+    t.add_argument(
+        "--shard", default="0/1", help="i/N: only every N-th episode starting at i, to split one dataset over machines"
+    )
     t.add_argument("--cotracker-repo", default=None, help="local checkout of github.com/facebookresearch/co-tracker")
     t.add_argument("--cotracker-checkpoint", default=None, help="local CoTracker checkpoint file (.pth)")
-    t.add_argument("--cotracker-model", default="cotracker3_offline", help="hubconf entry point (default cotracker3_offline)")
+    t.add_argument(
+        "--cotracker-model", default="cotracker3_offline", help="hubconf entry point (default cotracker3_offline)"
+    )
     t.add_argument("--device", default="cpu", help="torch device for CoTracker (default cpu)")
 
     m = sub.add_parser("import-video", help="turn video files or image folders into action-free episodes")
     m.add_argument("files", type=Path, nargs="+", help="video files (mp4, avi, ...) or folders of images")
-    m.add_argument("--task", required=True, help='the task in words, e.g. "pick up the red cup" (folder: pick-up-the-red-cup)')
-    m.add_argument("--out", type=Path, required=True, help="dataset folder (created, or extended if made with the same settings)")
-    m.add_argument("--fps", type=_positive_float, default=20.0, help="output frame rate; videos are resampled to it (default 20)")
-    m.add_argument("--size", type=_positive_int, default=IMAGE_SIZE, help=f"square image side after centre crop (default {IMAGE_SIZE})")
+    m.add_argument(
+        "--task", required=True, help='the task in words, e.g. "pick up the red cup" (folder: pick-up-the-red-cup)'
+    )
+    m.add_argument(
+        "--out", type=Path, required=True, help="dataset folder (created, or extended if made with the same settings)"
+    )
+    m.add_argument(
+        "--fps", type=_positive_float, default=20.0, help="output frame rate; videos are resampled to it (default 20)"
+    )
+    m.add_argument(
+        "--size",
+        type=_positive_int,
+        default=IMAGE_SIZE,
+        help=f"square image side after centre crop (default {IMAGE_SIZE})",
+    )
 
     b = sub.add_parser("import-bag", help="turn rosbag2 recordings (MCAP or sqlite3) into episodes")
-    b.add_argument("bags", type=Path, nargs="+", help="bag folders or .mcap/.db3 files (damaged ones are recovered up to the damage)")
-    b.add_argument("--out", type=Path, required=True, help="dataset folder (created, or extended if made with the same settings)")
+    b.add_argument(
+        "bags",
+        type=Path,
+        nargs="+",
+        help="bag folders or .mcap/.db3 files (damaged ones are recovered up to the damage)",
+    )
+    b.add_argument(
+        "--out", type=Path, required=True, help="dataset folder (created, or extended if made with the same settings)"
+    )
     b.add_argument("--task", default=None, help="the task in words (default: the bag's /amplify/task message)")
-    b.add_argument("--image-topic", default=None, help="sensor_msgs/Image or CompressedImage topic (default: the bag's only one)")
-    b.add_argument("--extra-image-topic", action="append", default=[], metavar="TOPIC",
-                   help="another camera for multi-view models (repeat for more, in the model's order); named after its "
-                        "topic (/wrist/image_raw -> wrist), each frame paired with the main camera's nearest")
-    b.add_argument("--view-skew", type=_nonneg_float, default=0.05,
-                   help="seconds an extra camera's frame may be from the main camera's (default 0.05)")
-    b.add_argument("--state-topic", default=None, help="sensor_msgs/JointState topic (default: the bag's only one, if any)")
-    b.add_argument("--state-joints", default="", help="comma-separated joints for proprio (default: those most messages name)")
-    b.add_argument("--action-topic", default=None, help="JointTrajectory, Float64MultiArray or TwistStamped topic (default: no actions)")
-    b.add_argument("--rate", type=_positive_float, default=None, help="frames per second, at most the camera's (default: the camera's rate)")
-    b.add_argument("--tolerance", type=_nonneg_float, default=0.2, help="seconds a held state or action may be older than its frame (default 0.2)")
-    b.add_argument("--size", type=_positive_int, default=IMAGE_SIZE, help=f"square image side after centre crop (default {IMAGE_SIZE})")
-    b.add_argument("--to", choices=["episodes", "lerobot"], default="episodes",
-                   help="episodes: our dataset folder (default); lerobot: --out becomes a new LeRobotDataset v3.0 folder")
+    b.add_argument(
+        "--image-topic", default=None, help="sensor_msgs/Image or CompressedImage topic (default: the bag's only one)"
+    )
+    b.add_argument(
+        "--extra-image-topic",
+        action="append",
+        default=[],
+        metavar="TOPIC",
+        help="another camera for multi-view models (repeat for more, in the model's order); named after its "
+        "topic (/wrist/image_raw -> wrist), each frame paired with the main camera's nearest",
+    )
+    b.add_argument(
+        "--view-skew",
+        type=_nonneg_float,
+        default=0.05,
+        help="seconds an extra camera's frame may be from the main camera's (default 0.05)",
+    )
+    b.add_argument(
+        "--state-topic", default=None, help="sensor_msgs/JointState topic (default: the bag's only one, if any)"
+    )
+    b.add_argument(
+        "--state-joints", default="", help="comma-separated joints for proprio (default: those most messages name)"
+    )
+    b.add_argument(
+        "--action-topic",
+        default=None,
+        help="JointTrajectory, Float64MultiArray or TwistStamped topic (default: no actions)",
+    )
+    b.add_argument(
+        "--rate",
+        type=_positive_float,
+        default=None,
+        help="frames per second, at most the camera's (default: the camera's rate)",
+    )
+    b.add_argument(
+        "--tolerance",
+        type=_nonneg_float,
+        default=0.2,
+        help="seconds a held state or action may be older than its frame (default 0.2)",
+    )
+    b.add_argument(
+        "--size",
+        type=_positive_int,
+        default=IMAGE_SIZE,
+        help=f"square image side after centre crop (default {IMAGE_SIZE})",
+    )
+    b.add_argument(
+        "--to",
+        choices=["episodes", "lerobot"],
+        default="episodes",
+        help="episodes: our dataset folder (default); lerobot: --out becomes a new LeRobotDataset v3.0 folder",
+    )
 
     lr = sub.add_parser("import-lerobot", help="turn a LeRobotDataset v3.0 folder into episodes")
     lr.add_argument("root", type=Path, help="LeRobot dataset folder (holding meta/info.json)")
-    lr.add_argument("--camera", action="append", required=True, metavar="KEY",
-                    help="video feature to use, e.g. observation.images.top (repeat for more cameras, in the model's order)")
-    lr.add_argument("--out", type=Path, required=True, help="dataset folder (created, or extended if made with the same settings)")
-    lr.add_argument("--fps", type=_positive_float, default=20.0, help="output frame rate; episodes are resampled to it (default 20)")
-    lr.add_argument("--size", type=_positive_int, default=IMAGE_SIZE, help=f"square image side after centre crop (default {IMAGE_SIZE})")
+    lr.add_argument(
+        "--camera",
+        action="append",
+        required=True,
+        metavar="KEY",
+        help="video feature to use, e.g. observation.images.top (repeat for more cameras, in the model's order)",
+    )
+    lr.add_argument(
+        "--out", type=Path, required=True, help="dataset folder (created, or extended if made with the same settings)"
+    )
+    lr.add_argument(
+        "--fps", type=_positive_float, default=20.0, help="output frame rate; episodes are resampled to it (default 20)"
+    )
+    lr.add_argument(
+        "--size",
+        type=_positive_int,
+        default=IMAGE_SIZE,
+        help=f"square image side after centre crop (default {IMAGE_SIZE})",
+    )
     lr.add_argument("--state", default=None, help="feature used as proprio (default: observation.state, if present)")
     lr.add_argument("--action", default=None, help="feature used as actions (default: action, if present)")
     lr.add_argument("--action-free", action="store_true", help="keep video (and state) only, no actions")
 
-    ex = sub.add_parser("export-lerobot", help="write a dataset folder as a LeRobotDataset v3.0 folder (tracks are not exported)")
+    ex = sub.add_parser(
+        "export-lerobot", help="write a dataset folder as a LeRobotDataset v3.0 folder (tracks are not exported)"
+    )
     ex.add_argument("root", type=Path, help="our dataset folder")
     ex.add_argument("--out", type=Path, required=True, help="new LeRobot dataset folder (must not exist or be empty)")
-    ex.add_argument("--vcodec", choices=["h264", "libsvtav1", "mpeg4"], default="h264",
-                    help="video codec (default h264: libx264, read by every FFmpeg; libsvtav1 is LeRobot's own default)")
-    ex.add_argument("--crf", type=int, default=23, help="constant quality for h264/libsvtav1, lower is better (default 23)")
+    ex.add_argument(
+        "--vcodec",
+        choices=["h264", "libsvtav1", "mpeg4"],
+        default="h264",
+        help="video codec (default h264: libx264, read by every FFmpeg; libsvtav1 is LeRobot's own default)",
+    )
+    ex.add_argument(
+        "--crf", type=int, default=23, help="constant quality for h264/libsvtav1, lower is better (default 23)"
+    )
     return parser
 
 
@@ -158,25 +288,44 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from amplify_ros.sim import generate
     from amplify_ros.sim.rollout import RolloutConfig
 
-    cfg = RolloutConfig(action_noise=args.action_noise, max_steps=args.max_steps, action_free=args.action_free,
-                        tracks=not args.no_tracks, action_repeat=args.action_repeat)
+    cfg = RolloutConfig(
+        action_noise=args.action_noise,
+        max_steps=args.max_steps,
+        action_free=args.action_free,
+        tracks=not args.no_tracks,
+        action_repeat=args.action_repeat,
+    )
     manifest = DatasetManifest(
-        env=args.env, seed=args.seed, image_size=args.image_size, cameras=list(cameras), action_free=args.action_free,
-        action_noise=args.action_noise, max_steps=args.max_steps, action_repeat=args.action_repeat if args.action_repeat > 1 else None,
-        tracks="none" if args.no_tracks else "oracle", grid_size=cfg.grid_size, horizon=cfg.horizon,
+        env=args.env,
+        seed=args.seed,
+        image_size=args.image_size,
+        cameras=list(cameras),
+        action_free=args.action_free,
+        action_noise=args.action_noise,
+        max_steps=args.max_steps,
+        action_repeat=args.action_repeat if args.action_repeat > 1 else None,
+        tracks="none" if args.no_tracks else "oracle",
+        grid_size=cfg.grid_size,
+        horizon=cfg.horizon,
     )
     _check_cameras(tasks[0], cameras)
     root = prepare(args.out, manifest)
     jobs = generate.plan(root, tasks, args.episodes, args.seed, shard)
     todo = [j for j in jobs if not j.path.exists()]
-    print(f"{len(tasks)} task(s), {len(jobs)} episode(s) in this shard, {len(jobs) - len(todo)} already done, {len(todo)} to make", file=sys.stderr)
+    print(
+        f"{len(tasks)} task(s), {len(jobs)} episode(s) in this shard, "
+        f"{len(jobs) - len(todo)} already done, {len(todo)} to make",
+        file=sys.stderr,
+    )
     frames = successes = 0
     start = time.perf_counter()
     with tqdm(total=len(todo), unit="ep", desc="generate") as bar:
         for result in generate.run(todo, args.image_size, cameras, cfg, args.workers):
             frames += result.frames
             successes += result.success
-            bar.set_postfix(frames_per_s=f"{frames / (time.perf_counter() - start):.0f}", success=f"{successes}/{bar.n + 1}")
+            bar.set_postfix(
+                frames_per_s=f"{frames / (time.perf_counter() - start):.0f}", success=f"{successes}/{bar.n + 1}"
+            )
             bar.update()
     print(f"wrote {len(todo)} episode(s), {frames} frames to {root}", file=sys.stderr)
     return 0
@@ -322,10 +471,15 @@ def cmd_import_bag(args: argparse.Namespace) -> int:
     imported = skipped = 0
     try:
         settings = BagImportSettings(
-            image_topic=args.image_topic, state_topic=args.state_topic, action_topic=args.action_topic,
+            image_topic=args.image_topic,
+            state_topic=args.state_topic,
+            action_topic=args.action_topic,
             state_joints=tuple(j.strip() for j in args.state_joints.split(",") if j.strip()),
-            rate=args.rate, tolerance=args.tolerance, size=args.size,
-            extra_image_topics=tuple(args.extra_image_topic), view_skew=args.view_skew,
+            rate=args.rate,
+            tolerance=args.tolerance,
+            size=args.size,
+            extra_image_topics=tuple(args.extra_image_topic),
+            view_skew=args.view_skew,
         )
         for result in import_bags(args.bags, args.task, args.out, settings):
             for note in result.notes:
@@ -335,9 +489,15 @@ def cmd_import_bag(args: argparse.Namespace) -> int:
                 print(f"amplify-data: skipped {result.error}", file=sys.stderr)
                 continue
             imported += 1
-            print(f"{result.source} -> {len(result.paths)} episode(s) from {result.paths[0]}, {result.frames} frames", file=sys.stderr)
+            print(
+                f"{result.source} -> {len(result.paths)} episode(s) from {result.paths[0]}, {result.frames} frames",
+                file=sys.stderr,
+            )
             if result.dropped:
-                print("  dropped: " + "; ".join(f"{n} {DROP_REASONS[k]}" for k, n in result.dropped.items()), file=sys.stderr)
+                print(
+                    "  dropped: " + "; ".join(f"{n} {DROP_REASONS[k]}" for k, n in result.dropped.items()),
+                    file=sys.stderr,
+                )
     except ValueError as e:  # a task sentence that names no folder, clashing camera names
         raise CliError(str(e)) from None
     return _import_status(imported, skipped, "bag", args.out)
@@ -365,7 +525,10 @@ def _bag_to_lerobot(args: argparse.Namespace) -> int:
             raise CliError(str(e)) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    print(f"wrote LeRobot dataset {out}: {result.episodes} episode(s), {result.frames} frames ({result.codec})", file=sys.stderr)
+    print(
+        f"wrote LeRobot dataset {out}: {result.episodes} episode(s), {result.frames} frames ({result.codec})",
+        file=sys.stderr,
+    )
     return status
 
 
@@ -375,7 +538,9 @@ def cmd_import_lerobot(args: argparse.Namespace) -> int:
 
     imported = skipped = 0
     try:
-        settings = LeRobotImportSettings(tuple(args.camera), args.fps, args.size, args.state, args.action, args.action_free)
+        settings = LeRobotImportSettings(
+            tuple(args.camera), args.fps, args.size, args.state, args.action, args.action_free
+        )
         for result in import_lerobot(args.root, args.out, settings):
             if result.path is None:
                 skipped += 1
@@ -407,10 +572,13 @@ def cmd_export_lerobot(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
-    for path, reason in result.skipped.items():
+    for reason in result.skipped.values():
         print(f"amplify-data: skipped {reason}", file=sys.stderr)
-    print(f"wrote LeRobot dataset {result.out}: {result.episodes} episode(s), {result.frames} frames ({result.codec}); "
-          f"tracks are not exported", file=sys.stderr)
+    print(
+        f"wrote LeRobot dataset {result.out}: {result.episodes} episode(s), {result.frames} frames ({result.codec}); "
+        f"tracks are not exported",
+        file=sys.stderr,
+    )
     return 1 if result.skipped else 0
 
 
@@ -421,9 +589,14 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     handlers = {
-        "generate": cmd_generate, "info": cmd_info, "view": cmd_view,
-        "track": cmd_track, "import-video": cmd_import_video, "import-bag": cmd_import_bag,
-        "import-lerobot": cmd_import_lerobot, "export-lerobot": cmd_export_lerobot,
+        "generate": cmd_generate,
+        "info": cmd_info,
+        "view": cmd_view,
+        "track": cmd_track,
+        "import-video": cmd_import_video,
+        "import-bag": cmd_import_bag,
+        "import-lerobot": cmd_import_lerobot,
+        "export-lerobot": cmd_export_lerobot,
     }
     try:
         return handlers[args.command](args)
@@ -431,7 +604,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"amplify-data: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("amplify-data: interrupted; finished episodes are kept, rerun the same command to resume", file=sys.stderr)
+        print(
+            "amplify-data: interrupted; finished episodes are kept, rerun the same command to resume", file=sys.stderr
+        )
         return 130
 
 

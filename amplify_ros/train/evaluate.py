@@ -38,11 +38,16 @@ def tokenizer_predictor(tokenizer: MotionTokenizer, decoding: str | None = None)
     return lambda b: tokenizer.reconstruct(b["tracks"], b["images"], decoding)
 
 
-def forward_predictor(forward: ForwardModel, tokenizer: MotionTokenizer, decoding: str | None = None,
-                      code_decoding: str = "autoregressive") -> Predictor:
+def forward_predictor(
+    forward: ForwardModel,
+    tokenizer: MotionTokenizer,
+    decoding: str | None = None,
+    code_decoding: str = "autoregressive",
+) -> Predictor:
     """Tracks decoded from the forward model's codes (greedy autoregressive, or its parallel head's)."""
-    return lambda b: tokenizer.decode_indices(forward.predict(b["images"], b["sentence"], decoding=code_decoding),
-                                              b["tracks"][:, :, 0], b["images"], decoding)
+    return lambda b: tokenizer.decode_indices(
+        forward.predict(b["images"], b["sentence"], decoding=code_decoding), b["tracks"][:, :, 0], b["images"], decoding
+    )
 
 
 def baseline_predictor(model: TrackBaseline) -> Predictor:
@@ -50,8 +55,9 @@ def baseline_predictor(model: TrackBaseline) -> Predictor:
     return torch.inference_mode()(lambda b: model.predict_tracks(b["images"], b["sentence"], b["tracks"][:, :, 0]))
 
 
-def load_predictor(checkpoint: str | Path, device: str = "cpu", decoding: str | None = None,
-                   code_decoding: str = "autoregressive") -> tuple[Predictor, dict, str]:
+def load_predictor(
+    checkpoint: str | Path, device: str = "cpu", decoding: str | None = None, code_decoding: str = "autoregressive"
+) -> tuple[Predictor, dict, str]:
     """(predictor, stats, kind) for a checkpoint or run, or the name ``zero-motion``; ``decoding``
     overrides the tokenizer's own (``argmax`` / ``expected``), ``code_decoding`` is the forward
     model's (``autoregressive`` / ``parallel``)."""
@@ -82,8 +88,14 @@ def moving_errors(pred: np.ndarray, truth: np.ndarray, moving: np.ndarray) -> di
 
 
 @torch.inference_mode()
-def evaluate(predict: Predictor, data: WindowDataset, max_samples: int | None = 2000, batch_size: int = 32, seed: int = 0,
-             keep: int = 0) -> tuple[dict[str, float], list[tuple[dict, np.ndarray]]]:
+def evaluate(
+    predict: Predictor,
+    data: WindowDataset,
+    max_samples: int | None = 2000,
+    batch_size: int = 32,
+    seed: int = 0,
+    keep: int = 0,
+) -> tuple[dict[str, float], list[tuple[dict, np.ndarray]]]:
     """Metrics over up to ``max_samples`` samples; also returns ``keep`` (sample, prediction) pairs."""
     order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed)).tolist()
     chosen = sorted(order[:max_samples] if max_samples else order)

@@ -116,8 +116,11 @@ def run_episode(task: str, index: int, seed: int, settings: EvalSettings, write_
             break
     if write_video and settings.video_dir is not None:
         h, w = frames[0].shape[:2]
-        viewer.write_video(settings.video_dir / f"{task}_{index:03d}_{reason}.mp4",
-                           (cv2.resize(f, (w * 3, h * 3), interpolation=cv2.INTER_NEAREST) for f in frames), 20)
+        viewer.write_video(
+            settings.video_dir / f"{task}_{index:03d}_{reason}.mp4",
+            (cv2.resize(f, (w * 3, h * 3), interpolation=cv2.INTER_NEAREST) for f in frames),
+            20,
+        )
     return EpisodeResult(task, index, seed, success, steps, reason, tuple(policy_ms))
 
 
@@ -133,10 +136,14 @@ def expert_future(policy, sim):
     """The true-future code source for ``policy`` in ``sim``."""
     from amplify_ros.sim.expert_future import ExpertFuture
 
-    return ExpertFuture(sim.task, policy.image_size, sim.cameras, future_tokenizer(policy), policy.action_repeat(sim.dt))
+    return ExpertFuture(
+        sim.task, policy.image_size, sim.cameras, future_tokenizer(policy), policy.action_repeat(sim.dt)
+    )
 
 
-def run(jobs: list[tuple[str, int, int]], settings: EvalSettings, workers: int = 1, videos_per_task: int = 2) -> Iterator[EpisodeResult]:
+def run(
+    jobs: list[tuple[str, int, int]], settings: EvalSettings, workers: int = 1, videos_per_task: int = 2
+) -> Iterator[EpisodeResult]:
     """Evaluate (task, index, seed) jobs, yielding outcomes as they finish."""
     args = [(t, i, s, settings, settings.video_dir is not None and i < videos_per_task) for t, i, s in jobs]
     if workers <= 1:
@@ -146,7 +153,9 @@ def run(jobs: list[tuple[str, int, int]], settings: EvalSettings, workers: int =
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(settings.checkpoint,)) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=ctx, initializer=_worker_init, initargs=(settings.checkpoint,)
+    ) as pool:
         futures = [pool.submit(run_episode, *a) for a in args]
         for fut in as_completed(futures):
             yield fut.result()
@@ -163,13 +172,20 @@ def summarise(outcomes: list[EpisodeResult]) -> dict:
         reasons: dict[str, int] = {}
         for o in mine:
             reasons[o.reason] = reasons.get(o.reason, 0) + 1
-        per_task[t] = {"success": k / len(mine), "episodes": len(mine), "ci95": [lo, hi], "reasons": reasons,
-                       "mean_steps": float(np.mean([o.steps for o in mine]))}
+        per_task[t] = {
+            "success": k / len(mine),
+            "episodes": len(mine),
+            "ci95": [lo, hi],
+            "reasons": reasons,
+            "mean_steps": float(np.mean([o.steps for o in mine])),
+        }
     n, k = len(outcomes), sum(o.success for o in outcomes)
     ms = [m for o in outcomes for m in o.policy_ms]
     return {
         "mean_success": float(np.mean([v["success"] for v in per_task.values()])) if per_task else 0.0,
-        "episodes": n, "ci95_pooled": list(wilson_interval(k, n)), "per_task": per_task,
+        "episodes": n,
+        "ci95_pooled": list(wilson_interval(k, n)),
+        "per_task": per_task,
         "policy_ms_p50": float(np.percentile(ms, 50)) if ms else None,
         "policy_ms_p95": float(np.percentile(ms, 95)) if ms else None,
     }

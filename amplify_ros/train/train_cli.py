@@ -25,8 +25,9 @@ from amplify_ros.train.trainer import train
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser(TrainConfig, prog="amplify-train", description=__doc__,
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = build_parser(
+        TrainConfig, prog="amplify-train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     try:
         config = parse(TrainConfig, parser, argv)
     except TrainError as e:

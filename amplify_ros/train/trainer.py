@@ -42,8 +42,9 @@ class CodeCache:
         self.codes = codes
 
     @classmethod
-    def compute(cls, data: WindowDataset, codes_of: Callable[[dict], torch.Tensor], device: torch.device,
-                progress: bool) -> "CodeCache":
+    def compute(
+        cls, data: WindowDataset, codes_of: Callable[[dict], torch.Tensor], device: torch.device, progress: bool
+    ) -> CodeCache:
         codes = []
         loader = DataLoader(data, 64, generator=torch.Generator())
         for batch in tqdm(loader, desc="motion codes", disable=not progress, unit="batch"):
@@ -118,8 +119,10 @@ def _prepare_run(config: TrainConfig, info: distributed.DistInfo) -> tuple[Split
             raise TrainError(f"{run} already holds a run: pass --resume to continue it, or choose another --out")
         differ = changed_settings(read_train_yaml((run / "train.yaml").read_text()), config)
         if differ:
-            raise TrainError(f"{run} was started with other settings ({', '.join(differ)}; see {run / 'train.yaml'}); "
-                             "--resume needs the same ones")
+            raise TrainError(
+                f"{run} was started with other settings ({', '.join(differ)}; see {run / 'train.yaml'}); "
+                "--resume needs the same ones"
+            )
         if info.is_main:  # now with this call's steps and bookkeeping (atomically: other ranks may be reading it)
             (run / "train.yaml.tmp").write_text(config.to_yaml())
             (run / "train.yaml.tmp").replace(run / "train.yaml")
@@ -128,8 +131,10 @@ def _prepare_run(config: TrainConfig, info: distributed.DistInfo) -> tuple[Split
     data = config.data
     split = split_episodes(data.root, data.val_fraction, config.seed, data.holdout_tasks, data.train_per_task)
     if not split.train:
-        raise TrainError(f"{data.root}: no training episodes (found {len(split.val)} validation, "
-                         f"{len(split.heldout_tasks)} held out)")
+        raise TrainError(
+            f"{data.root}: no training episodes (found {len(split.val)} validation, "
+            f"{len(split.heldout_tasks)} held out)"
+        )
     if info.is_main:
         run.mkdir(parents=True, exist_ok=True)
         split.save(run / "split.json")
@@ -139,21 +144,29 @@ def _prepare_run(config: TrainConfig, info: distributed.DistInfo) -> tuple[Split
     return split, None
 
 
-def _load_data(config: TrainConfig, split: Split,
-               info: distributed.DistInfo) -> tuple[WindowDataset, WindowDataset | None, dict]:
+def _load_data(
+    config: TrainConfig, split: Split, info: distributed.DistInfo
+) -> tuple[WindowDataset, WindowDataset | None, dict]:
     """Training and validation samples, and the facts about them a checkpoint records."""
     kind, root = KINDS[config.kind], config.data.root
     load = dict(cameras=config.data.cameras, require_actions=kind.actions, action_horizon=config.model.chunk)
     train_set = WindowDataset(root, split.train, progress=config.logging.progress and info.is_main, **load)
     val_set = WindowDataset(root, split.val, progress=False, **load) if split.val else None
     if not len(train_set):
-        raise TrainError(f"{root}: no training samples ({train_set.skipped_without_actions} episodes without actions "
-                         "skipped)")
+        raise TrainError(
+            f"{root}: no training samples ({train_set.skipped_without_actions} episodes without actions skipped)"
+        )
     if train_set.skipped_without_actions and info.is_main:
         print(f"skipped {train_set.skipped_without_actions} training episodes without actions")
-    stats = {"image_size": train_set.image_size, "views": train_set.views, "cameras": train_set.cameras,
-             "train_episodes": len(train_set.episodes), "train_samples": len(train_set), "preset": config.preset,
-             "fps": train_set.fps}
+    stats = {
+        "image_size": train_set.image_size,
+        "views": train_set.views,
+        "cameras": train_set.cameras,
+        "train_episodes": len(train_set.episodes),
+        "train_samples": len(train_set),
+        "preset": config.preset,
+        "fps": train_set.fps,
+    }
     if kind.codes:
         stats["codes"] = config.model.codes  # how a deployment feeds it: "zero" needs no forward model
     if "tracks" in train_set[0]:
@@ -161,15 +174,24 @@ def _load_data(config: TrainConfig, split: Split,
     return train_set, val_set, stats
 
 
-def _code_caches(config: TrainConfig, frozen: dict, train_set: WindowDataset, val_set: WindowDataset | None,
-                 info: distributed.DistInfo) -> dict[str, "CodeCache"]:
+def _code_caches(
+    config: TrainConfig,
+    frozen: dict,
+    train_set: WindowDataset,
+    val_set: WindowDataset | None,
+    info: distributed.DistInfo,
+) -> dict[str, CodeCache]:
     """The inverse model's input codes for every sample: predicted, of the true tracks, or zero."""
     splits = [(name, data) for name, data in (("train", train_set), ("val", val_set)) if data is not None]
     forward = frozen["forward"]
     if config.model.codes == "zero":
         zero = forward.fsq.zero_index
-        return {name: CodeCache(torch.full((len(data), forward.cfg.code_len), zero, dtype=torch.long)) for name, data in splits}
+        return {
+            name: CodeCache(torch.full((len(data), forward.cfg.code_len), zero, dtype=torch.long))
+            for name, data in splits
+        }
     if config.model.codes == "predicted":
+
         def codes_of(batch: dict) -> torch.Tensor:
             return forward.predict(batch["images"], batch["sentence"])
     else:  # true-track codes come from the tokenizer the forward model carries
@@ -177,6 +199,7 @@ def _code_caches(config: TrainConfig, frozen: dict, train_set: WindowDataset, va
 
         def codes_of(batch: dict) -> torch.Tensor:
             return tokenizer.encode(batch["tracks"])[1]
+
     progress = config.logging.progress and info.is_main
     return {name: CodeCache.compute(data, codes_of, info.device, progress) for name, data in splits}
 
@@ -235,7 +258,9 @@ def _train(config: TrainConfig, info: distributed.DistInfo) -> Path:
         return last  # resuming a finished run: nothing to load or train
     train_set, val_set, stats = _load_data(config, split, info)
     for name, (_, frozen_stats) in frozen.items():
-        for warning in check_data(frozen_stats, stats["image_size"], stats["views"], stats.get("horizon"), stats["fps"]):
+        for warning in check_data(
+            frozen_stats, stats["image_size"], stats["views"], stats.get("horizon"), stats["fps"]
+        ):
             print(f"warning: frozen {name}: {warning}", file=sys.stderr)
     frozen = {name: model for name, (model, _) in frozen.items()}
     caches = _code_caches(config, frozen, train_set, val_set, info) if kind.codes else {}
@@ -260,10 +285,12 @@ def _train(config: TrainConfig, info: distributed.DistInfo) -> Path:
     writer = _tensorboard(config.out) if info.is_main else None
     if info.is_main and logging.progress:
         n_params = sum(p.numel() for p in model.parameters())
-        print(f"settings (train.yaml):\n{config.to_yaml()}"
-              f"{config.kind} ({config.preset}): {n_params / 1e6:.1f}M parameters, {len(train_set)} training samples "
-              f"from {len(split.train)} episodes, {len(split.val)} validation episodes, "
-              f"step {step}/{schedule.max_steps}")
+        print(
+            f"settings (train.yaml):\n{config.to_yaml()}"
+            f"{config.kind} ({config.preset}): {n_params / 1e6:.1f}M parameters, {len(train_set)} training samples "
+            f"from {len(split.train)} episodes, {len(split.val)} validation episodes, "
+            f"step {step}/{schedule.max_steps}"
+        )
 
     def batches() -> Iterator[dict]:
         nonlocal epoch, pos
@@ -271,8 +298,9 @@ def _train(config: TrainConfig, info: distributed.DistInfo) -> Path:
             sampler = EpochSampler(len(train_set), config.seed, epoch, info.rank, info.world, pos)
             # a private generator: making a DataLoader iterator must not draw from the global RNG,
             # or a resumed run (which makes a new one mid-epoch) would diverge
-            loader = DataLoader(train_set, optim.batch_size, sampler=sampler, drop_last=True,
-                                generator=torch.Generator())
+            loader = DataLoader(
+                train_set, optim.batch_size, sampler=sampler, drop_last=True, generator=torch.Generator()
+            )
             for batch in loader:
                 pos += optim.batch_size
                 yield batch
@@ -341,8 +369,14 @@ def _warmup_cosine(warmup: int, total: int, floor: float) -> Callable[[int], flo
 
 
 @torch.no_grad()
-def _validate(config: TrainConfig, model: torch.nn.Module, data: WindowDataset, frozen: dict, cache: "CodeCache | None",
-              device: torch.device) -> dict[str, float]:
+def _validate(
+    config: TrainConfig,
+    model: torch.nn.Module,
+    data: WindowDataset,
+    frozen: dict,
+    cache: CodeCache | None,
+    device: torch.device,
+) -> dict[str, float]:
     model.eval()
     sums: dict[str, float] = {}
     n = 0
@@ -382,8 +416,17 @@ def _save(config, info, model, opt, sched, step, epoch, pos, stats, nested) -> P
         rngs = [_rng_state()]
     if info.is_main:
         save_checkpoint(ckpt_dir, config.kind, model, stats, nested)
-        torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step, "epoch": epoch,
-                    "pos": pos, "rng": rngs}, ckpt_dir / "training_state.pt")
+        torch.save(
+            {
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "step": step,
+                "epoch": epoch,
+                "pos": pos,
+                "rng": rngs,
+            },
+            ckpt_dir / "training_state.pt",
+        )
         tmp = run / "last.tmp"
         tmp.write_text(str(ckpt_dir.relative_to(run)) + "\n")
         tmp.replace(run / "last")
