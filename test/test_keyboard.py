@@ -33,6 +33,8 @@ def test_the_gripper_toggles_and_stays_and_is_sent_for_hold_after_each_press():
     keys.feed("g", 1.1)
     assert keys.twist(1.2).angular[2] == -1.0 and keys.idle_twist().angular[2] == -1.0
     assert "gripper open" in keys.status(1.2)
+    keys.feed("g", 5.0)  # the d motion's hold ran out long ago, though no twist() was asked for since
+    assert keys.twist(5.0).linear == (0.0, 0.0, 0.0) and keys.twist(5.0).angular[2] == 1.0
 
 
 def test_speed_keys_scale_within_bounds():

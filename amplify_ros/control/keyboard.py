@@ -92,6 +92,8 @@ class KeyboardTwist:
             return changed
         if key == "g":
             s.gripper = -s.gripper
+            if now >= s.until:  # a motion whose hold ran out stays over, even if no twist() noticed yet
+                s.axis = None
             s.until = max(s.until, now + self.hold)  # send it even when nothing moves
             return True
         if key in " k":
