@@ -1,9 +1,16 @@
 """Shared test setup: headless MuJoCo, a ROS graph of its own per node test (harness.py), small fixtures."""
 
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("MUJOCO_GL", "osmesa")
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # tiny models: threads only add contention
+# exported ONNX graphs: one cache per test session, not the user's (the nodes a test starts inherit it)
+if "AMPLIFY_ROS_ONNX_CACHE" not in os.environ:
+    os.environ["AMPLIFY_ROS_ONNX_CACHE"] = tempfile.mkdtemp(prefix="amplify_ros_onnx_")
+    atexit.register(shutil.rmtree, os.environ["AMPLIFY_ROS_ONNX_CACHE"], True)
 
 from amplify_ros.sim.headless import configure_headless_gl  # noqa: E402
 

@@ -69,3 +69,24 @@ def test_what_cannot_run_is_refused_and_changes_nothing(tmp_path):
     with pytest.raises(ValueError, match="runs on the CPU"):
         policy.configure("onnxruntime")
     assert policy.runtime == "torch" and policy._graph is None
+
+
+def test_a_graph_is_exported_once_per_model_and_found_again_by_what_it_is_made_of(tmp_path, monkeypatch):
+    monkeypatch.setenv("AMPLIFY_ROS_ONNX_CACHE", str(tmp_path / "cache"))
+    export, exports = torch.onnx.export, []
+    monkeypatch.setattr(torch.onnx, "export", lambda *a, **k: exports.append(1) or export(*a, **k))
+    path = tiny_policy_checkpoint(tmp_path, amplify=False)
+    images, proprio = frames(1)[0], np.ones(4, np.float32)
+    Policy.load(path).configure("onnxruntime")
+    again = Policy.load(path)
+    again.configure("onnxruntime")  # a respawn: the graph comes from the cache
+    assert len(exports) == 1 and len(list((tmp_path / "cache").glob("*.onnx"))) == 1
+    changed = Policy.load(path)
+    changed.inverse.mean_out.bias.data += 0.5  # other weights: another graph, never the cached one
+    eager = Policy.load(path)
+    eager.inverse.mean_out.bias.data += 0.5
+    changed.configure("onnxruntime")
+    assert len(exports) == 2
+    np.testing.assert_allclose(
+        changed.predict(images, proprio, "press").actions, eager.predict(images, proprio, "press").actions, atol=1e-4
+    )

@@ -6,9 +6,13 @@ fuses the ResNet's convolution + batch-norm + ReLU and the transformer's attenti
 them without torch's per-operator dispatch, which dominates for models this small.
 
 Each graph is exported from the loaded torch module when a model is switched to this runtime
-(torch's dynamo exporter, a few seconds per graph), kept in memory and never written to disk,
-so a graph cannot drift from the weights of the checkpoint it came from. Shapes are fixed to
-one sample (what the nodes and the evaluator feed). The task sentence is embedded by the torch
+(torch's dynamo exporter, ~5 s per graph of the shipped model) and kept in a cache folder
+(``$AMPLIFY_ROS_ONNX_CACHE``, default ``~/.cache/amplify_ros/onnx``) under a digest of
+everything it is made of: weights and buffers, model configs, input shapes, the source of
+amplify_ros/core and the torch version. A graph therefore cannot drift from the model it came
+from, and a node restarted on the same checkpoint (a respawn) loads in well under a second
+instead of exporting again. Shapes are fixed to one sample (what the nodes and the evaluator
+feed). The task sentence is embedded by the torch
 word-bag encoder and enters the graph as a vector. Autoregressive code decoding is a loop with
 a key/value cache; it stays in torch.
 """
@@ -16,9 +20,13 @@ a key/value cache; it stays in torch.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import logging
+import os
+import tempfile
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -41,21 +49,54 @@ class OrtGraph:
                 f"runtime onnxruntime needs the onnxruntime, onnx and onnxscript packages: {err}"
             ) from err
         self.inputs = list(example)
-        with _quiet_export():
-            program = torch.onnx.export(
-                module.eval(), tuple(example.values()), input_names=self.inputs, dynamo=True, verbose=False
-            )
         options = ort.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = threads
         options.log_severity_level = 3  # errors only: its warnings about unused initialisers are noise here
         self._session = ort.InferenceSession(
-            program.model_proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
+            exported(module.eval(), example), options, providers=["CPUExecutionProvider"]
         )
 
     def __call__(self, **inputs: np.ndarray) -> list[np.ndarray]:
         if sorted(inputs) != sorted(self.inputs):
             raise ValueError(f"graph inputs are {self.inputs}, got {sorted(inputs)}")
         return self._session.run(None, inputs)
+
+
+def cache_folder() -> Path:
+    return Path(os.environ.get("AMPLIFY_ROS_ONNX_CACHE") or Path.home() / ".cache" / "amplify_ros" / "onnx")
+
+
+def exported(module: nn.Module, example: dict[str, torch.Tensor]) -> bytes:
+    """The ONNX model of ``module`` for inputs shaped like ``example``: from the cache, or
+    exported and then cached (a cache that cannot be written is only a slower start)."""
+    path = cache_folder() / f"{_digest(module, example)}.onnx"
+    with contextlib.suppress(OSError):
+        return path.read_bytes()
+    with _quiet_export():
+        program = torch.onnx.export(
+            module, tuple(example.values()), input_names=list(example), dynamo=True, verbose=False
+        )
+    graph = program.model_proto.SerializeToString()
+    with contextlib.suppress(OSError):  # atomic: a reader never sees half a file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".part", delete=False) as tmp:
+            tmp.write(graph)
+        os.replace(tmp.name, path)
+    return graph
+
+
+def _digest(module: nn.Module, example: dict[str, torch.Tensor]) -> str:
+    """What the exported graph depends on: tensors (buffers include the normalisation statistics),
+    configs (e.g. head counts, which no tensor shape shows), input shapes, our code, torch."""
+    h = hashlib.sha256(f"{type(module).__name__} {torch.__version__}".encode())
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(source.read_bytes())
+    for name, tensor in [*module.named_parameters(), *module.named_buffers()]:
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    h.update(repr([getattr(m, "cfg", None) for m in module.modules()]).encode())
+    h.update(repr({k: (tuple(v.shape), str(v.dtype)) for k, v in example.items()}).encode())
+    return h.hexdigest()[:32]
 
 
 @contextlib.contextmanager

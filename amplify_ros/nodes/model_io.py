@@ -98,8 +98,8 @@ def declare_inference(params: LiveParameters, model: Callable[[], Configurable |
     settings.runtime = params.declare(
         "runtime",
         settings.runtime,
-        "'onnxruntime': the models as ONNX Runtime graphs exported at load (the same "
-        "actions, ~2x faster on a CPU; adds ~10 s to loading); 'torch': eager torch (needed for device cuda)",
+        "'onnxruntime': the models as ONNX Runtime graphs (the same actions, ~2x faster on a CPU; a checkpoint's "
+        "first load exports them, ~10 s, then they are cached); 'torch': eager torch (needed for device cuda)",
         choices=("onnxruntime", "torch"),
         apply=setter("runtime"),
     )
