@@ -23,6 +23,17 @@ def test_lockstep_waits_for_the_frames_command_and_resends_the_frame_after_the_t
     assert not s.command(ACTION, stamp=0.0, now=11.5) and not s.tick(20.0).publish
 
 
+def test_lockstep_holds_the_first_frame_until_something_can_answer_it_then_pauses_afresh():
+    s = StepSchedule("lockstep", command_timeout=1.0, reset_pause=0.2)
+    s.start_episode(now=0.0)
+    held = s.tick(0.3, answerable=lambda: False)
+    assert held.waiting and not held.publish
+    assert not s.tick(0.4).publish  # a policy appeared: the pause counts from the last held tick
+    assert s.tick(0.5).publish and not s.tick(0.5).waiting
+    s.frame_sent(stamp=0.0, now=0.5)
+    assert not s.tick(2.0, answerable=lambda: False).waiting  # only the first frame waits
+
+
 def test_realtime_steps_every_tick_with_a_fresh_command_or_holds_still():
     s = StepSchedule("realtime", command_timeout=0.1, reset_pause=0.0)
     s.start_episode(now=0.0)

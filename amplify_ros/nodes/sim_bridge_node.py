@@ -50,6 +50,8 @@ from amplify_ros.nodes.tensor_msgs import trajectory_to_chunk
 from amplify_ros.sim.session import EE_STATE_NAMES, EpisodeResult, SimSession, check_action
 from amplify_ros.sim.stepping import StepSchedule
 
+WAITING = "waiting for a publisher on amplify/command"  # lockstep: a first frame nobody could answer
+
 
 @dataclass(frozen=True)
 class SimCamera:
@@ -233,14 +235,9 @@ class SimBridgeNode(Node):
         self.health.ok((time.perf_counter() - start) * 1e3)
 
     def on_tick(self) -> None:
-        now = time.monotonic()
-        tick = self.schedule.tick(now)
-        if tick.publish and self.mode == "lockstep" and self.schedule.awaiting_first_frame:
-            if not self.count_publishers("amplify/command"):  # a first frame nobody will answer: a policy still
-                self.schedule.start_episode(now)  # loading (or not yet discovered) would miss it or its task
-                self.health.status = "waiting for a publisher on amplify/command"
-                return
-            self.health.status = "running"
+        tick = self.schedule.tick(time.monotonic(), lambda: self.count_publishers("amplify/command") > 0)
+        if tick.waiting or self.health.status == WAITING:
+            self.health.status = WAITING if tick.waiting else "running"
         if tick.refusal is not None:
             self.health.drop(tick.refusal)  # realtime: holding still, as a controller without commands does
         if tick.action is not None:

@@ -5,13 +5,16 @@
 - realtime: every tick the simulation steps with the latest command if it is fresh and holds
   still (a zero action) otherwise, as a real arm's controller would, then a frame goes out.
 
-A new episode's first frame waits ``reset_pause`` after its start (so every node has its task).
+A new episode's first frame waits ``reset_pause`` after its start (so every node has its task);
+in lockstep the pause starts over while nothing could answer the frame (a policy still loading
+would miss the frame, or its task).
 The schedule is kept here, without ROS and with the wall clock passed in, so it is tested on its
 own; the node publishes, renders and steps as it is told.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +29,7 @@ class Tick:
     action: np.ndarray | None = None
     publish: bool = False
     refusal: str | None = None  # counted on /diagnostics: command_timeout, no_fresh_command
+    waiting: bool = False  # lockstep: the first frame is held until something can answer it
 
 
 class StepSchedule:
@@ -55,14 +59,17 @@ class StepSchedule:
         self._command = (action, now)
         return self.mode == "lockstep" and not self.finished and abs(stamp - self._frame_stamp) < 1e-6
 
-    def tick(self, now: float) -> Tick:
-        """Lockstep: the first frame of an episode after the pause, or the frame again after
-        ``command_timeout``. Realtime: a step with the freshest command (once a frame is out),
-        then the next frame."""
+    def tick(self, now: float, answerable: Callable[[], bool] = lambda: True) -> Tick:
+        """Lockstep: the first frame of an episode after the pause, once ``answerable()`` (a
+        command publisher exists), or the frame again after ``command_timeout``. Realtime: a step
+        with the freshest command (once a frame is out), then the next frame."""
         if self.finished or now < self._frame_wall:
             return Tick()
         if self.mode == "lockstep":
             if self._frame_stamp < 0:
+                if not answerable():
+                    self._frame_wall = now + self.reset_pause
+                    return Tick(waiting=True)
                 return Tick(publish=True)
             if now - self._frame_wall > self.command_timeout:
                 return Tick(publish=True, refusal="command_timeout")
