@@ -240,12 +240,11 @@ class Policy:
 
     def _actions(self, images: np.ndarray, proprio: np.ndarray, codes: np.ndarray | None, sentence: str) -> np.ndarray:
         """One sample's batch of one -> (1, K, A), in the configured runtime."""
-        text = self.inverse.embed_text([sentence])
         if self._graph is not None:
             feed = {"images": images, "proprio": proprio}
             if codes is not None:
                 feed["codes"] = codes
-            if text is not None:
+            if (text := self.inverse.embed_text([sentence])) is not None:
                 feed["text"] = text.numpy()
             return self._graph(**feed)[0]
         tensors = [None if a is None else torch.from_numpy(a).to(self.device) for a in (images, proprio, codes)]

@@ -60,7 +60,7 @@ class Acting:
         self.device = declare_device(p)
         self.ensemble = p.declare(
             "ensemble",
-            "temporal",
+            RunnerSettings.ensemble,
             "how chunks become commands: 'temporal' predicts every frame "
             "and averages overlapping chunks; 'open-loop' executes execute_steps of each chunk",
             choices=("temporal", "open-loop"),
@@ -68,7 +68,7 @@ class Acting:
         )
         self.ensemble_k = p.declare(
             "ensemble_k",
-            0.01,
+            RunnerSettings.ensemble_k,
             "temporal ensembling weight exp(-k*i), i = 0 the oldest chunk",
             range=(0.0, 1.0),
             apply=self._rebuild("ensemble_k"),
@@ -112,11 +112,12 @@ class Acting:
             range=(1e-4, 10.0),
             apply=p.setter("action_period", self),
         )
-        self.forward_mode, self.max_codes_age, self.publish_tracks = "sync", 0.2, False
+        self.forward_mode, self.max_codes_age = RunnerSettings.forward_mode, RunnerSettings.max_codes_age
+        self.publish_tracks = False
         if with_forward:
             self.forward_mode = p.declare(
                 "forward_mode",
-                "sync",
+                RunnerSettings.forward_mode,
                 "'sync': motion codes predicted from each frame "
                 "before acting on it; 'async': the forward model runs on its own thread and "
                 "each frame is acted on at once with the newest codes (lower latency, codes "
@@ -126,7 +127,7 @@ class Acting:
             )
             self.max_codes_age = p.declare(
                 "max_codes_age",
-                0.2,
+                RunnerSettings.max_codes_age,
                 "async: act only with codes predicted from a frame at most this much older (s, header stamps)",
                 range=(0.001, 10.0),
                 apply=self._retune("max_codes_age"),
